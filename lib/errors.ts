@@ -1,0 +1,52 @@
+/**
+ * Every error simulstream throws is a {@link SimulstreamError} with a stable `code`.
+ * Callers branch on `err.code`, never on the message.
+ */
+
+export const ErrorCodes = {
+  ERR_CHECKPOINT_TRUNCATED: 'the checkpoint file ends before its declared contents',
+  ERR_CHECKPOINT_FORMAT: 'the file is not a Whisper checkpoint',
+  ERR_CHECKPOINT_TENSOR_TYPE: 'the checkpoint holds a tensor type simulstream cannot read',
+  ERR_CHECKPOINT_TENSOR_SHAPE: 'a tensor of the checkpoint has an unexpected shape',
+  ERR_CHECKPOINT_MISSING_TENSOR: 'a tensor the model needs is missing from the checkpoint',
+  ERR_INVALID_OPTION: 'an option has an invalid value',
+  ERR_WAV_HEADER: 'the audio stream starts with a WAV header, but raw PCM was expected',
+  ERR_AUDIO_FORMAT: 'the audio file cannot be read',
+  ERR_UNKNOWN_LANGUAGE: 'the language is not one the model knows',
+  ERR_MODEL_NOT_FOUND: 'the model is not available',
+  ERR_DOWNLOAD: 'the model download failed',
+  ERR_CHECKSUM: 'the downloaded file does not match its checksum',
+  ERR_ONNX_RUNTIME: 'ONNX Runtime failed',
+  ERR_VOCABULARY: 'no vocabulary is available for this model',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class SimulstreamError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ErrorCodes[code], options);
+    this.code = code;
+    this.name = 'SimulstreamError';
+  }
+}
+
+/** A checkpoint could not be read; the message names the file and what is wrong. */
+export class CheckpointError extends SimulstreamError {
+  readonly file: string;
+  constructor(code: ErrorCode, file: string, detail: string, options?: { cause?: unknown }) {
+    super(code, `${file}: ${detail}`, options);
+    this.file = file;
+    this.name = 'CheckpointError';
+  }
+}
+
+/** An option has a bad value; the message names the option and what is allowed. */
+export class InvalidOptionError extends SimulstreamError {
+  readonly option: string;
+  constructor(option: string, detail: string) {
+    super('ERR_INVALID_OPTION', `${option}: ${detail}`);
+    this.option = option;
+    this.name = 'InvalidOptionError';
+  }
+}
