@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import wavefile from 'wavefile';
+import { SimulstreamError } from '../errors.js';
+import { SAMPLE_RATE } from './mel.js';
+
+export interface DecodedAudio {
+  /** Mono float samples in [-1, 1) at 16 kHz. */
+  readonly samples: Float32Array;
+  /** The file's own rate and channel count, before conversion. */
+  readonly sourceRate: number;
+  readonly sourceChannels: number;
+}
+
+/** s16le bytes → float samples, as Whisper does (÷ 32768). */
+export function s16leToFloat(bytes: Uint8Array): Float32Array {
+  const n = bytes.length >> 1;
+  const out = new Float32Array(n);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, n * 2);
+  for (let i = 0; i < n; i++) out[i] = dv.getInt16(i * 2, true) / 32768;
+  return out;
+}
+
+/** True when the bytes start like a RIFF/WAVE file. */
+export function looksLikeWav(bytes: Uint8Array): boolean {
+  return (
+    bytes.length >= 12 &&
+    bytes[0] === 0x52 && bytes[1] === 0x49 && bytes[2] === 0x46 && bytes[3] === 0x46 &&
+    bytes[8] === 0x57 && bytes[9] === 0x41 && bytes[10] === 0x56 && bytes[11] === 0x45
+  );
+}
+
+/**
+ * Reads an audio file for transcription: a WAV file of any rate, bit depth and channel count
+ * (mixed to mono, resampled to 16 kHz with wavefile's sinc resampler), or anything else as raw
+ * s16le 16 kHz mono.
+ */
+export function readAudioFile(file: string): DecodedAudio {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new SimulstreamError('ERR_AUDIO_FORMAT', `${file}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!looksLikeWav(bytes)) return { samples: s16leToFloat(bytes), sourceRate: SAMPLE_RATE, sourceChannels: 1 };
+  return decodeWav(bytes, file);
+}
+
+export function decodeWav(bytes: Uint8Array, name = 'WAV data'): DecodedAudio {
+  let wav: wavefile.WaveFile;
+  try {
+    wav = new wavefile.WaveFile(bytes);
+  } catch (err) {
+    throw new SimulstreamError('ERR_AUDIO_FORMAT', `${name}: not a readable WAV file (${(err as Error).message})`, { cause: err });
+  }
+  const fmt = wav.fmt as { sampleRate: number; numChannels: number; bitsPerSample: number; audioFormat: number };
+  const channels = fmt.numChannels;
+  if (!(channels >= 1) || !(fmt.sampleRate > 0)) {
+    throw new SimulstreamError('ERR_AUDIO_FORMAT', `${name}: WAV header declares ${channels} channels at ${fmt.sampleRate} Hz`);
+  }
+  if (fmt.sampleRate !== SAMPLE_RATE) wav.toSampleRate(SAMPLE_RATE, { method: 'sinc' });
+  const is16 = wav.bitDepth === '16';
+  if (!is16) wav.toBitDepth('32f');
+  const raw = wav.getSamples(false, Float64Array) as unknown as Float64Array | Float64Array[];
+  const chans = Array.isArray(raw) ? raw : [raw];
+  const n = chans[0]!.length;
+  const samples = new Float32Array(n);
+  const scale = is16 ? 1 / 32768 : 1;
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (const c of chans) s += c[i]!;
+    samples[i] = (s / chans.length) * scale;
+  }
+  return { samples, sourceRate: fmt.sampleRate, sourceChannels: channels };
+}
