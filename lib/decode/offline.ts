@@ -1,0 +1,87 @@
+import { N_SAMPLES, SAMPLE_RATE } from '../audio/mel.js';
+import { InvalidOptionError } from '../errors.js';
+import type { LoadedModel } from '../model/load-model.js';
+import { detectLanguage } from './language.js';
+import { blankTokens, openaiSuppressTokens } from './logit-filters.js';
+import { beamSearch, greedySearch } from './search.js';
+
+export interface OfflineOptions {
+  /** A language code, or `'auto'` to detect it (default `'en'`). */
+  readonly language?: string;
+  readonly task?: 'transcribe' | 'translate';
+  /** 1 = greedy (default). */
+  readonly beams?: number;
+  /** Most tokens per 30-s window (default 224, OpenAI's sample_len). */
+  readonly sampleLen?: number;
+}
+
+export interface OfflineWindow {
+  readonly startSample: number;
+  readonly endSample: number;
+  readonly tokens: number[];
+  readonly text: string;
+  readonly language: string;
+  readonly avgLogprob: number;
+}
+
+export interface OfflineResult {
+  readonly text: string;
+  readonly language: string;
+  readonly windows: OfflineWindow[];
+}
+
+/**
+ * Whole-file transcription without timestamps, window by window (OpenAI's `decode` with
+ * `without_timestamps=True` on each window). Audio longer than 30 s is cut at the quietest
+ * 100 ms between 20 and 30 s of each window.
+ */
+export async function transcribeOffline(lm: LoadedModel, samples: Float32Array, opts: OfflineOptions = {}): Promise<OfflineResult> {
+  const tok = lm.tokenizer;
+  const beams = opts.beams ?? 1;
+  if (!Number.isInteger(beams) || beams < 1) throw new InvalidOptionError('--beams', `must be a positive integer, got ${beams}`);
+  let language = opts.language ?? 'en';
+  if (language !== 'auto') tok.languageToken(language); // validates
+  const mel = lm.createMel();
+  const windows: OfflineWindow[] = [];
+  for (const [start, end] of windowsOf(samples)) {
+    const audio = await lm.model.encode(mel.compute(samples.subarray(start, end)));
+    let lang = language;
+    if (lang === 'auto') lang = tok.multilingual ? (await detectLanguage(lm.model, audio, tok)).language : 'en';
+    const initial = tok.multilingual
+      ? [tok.special.sot, tok.languageToken(lang), opts.task === 'translate' ? tok.special.translate : tok.special.transcribe, tok.special.noTimestamps]
+      : [tok.special.sot, tok.special.noTimestamps];
+    const search = {
+      suppressTokens: openaiSuppressTokens(tok),
+      suppressAtBegin: blankTokens(tok),
+      eot: tok.special.eot,
+      ...(opts.sampleLen ? { sampleLen: opts.sampleLen } : {}),
+    };
+    const r = beams > 1 ? await beamSearch(lm.model, audio, initial, beams, search) : await greedySearch(lm.model, audio, initial, search);
+    windows.push({ startSample: start, endSample: end, tokens: r.tokens, text: tok.decode(r.tokens), language: lang, avgLogprob: r.avgLogprob });
+    if (language === 'auto') language = lang;
+  }
+  return { text: windows.map((w) => w.text).join(''), language, windows };
+}
+
+/** Splits audio into ≤ 30 s windows, cutting long audio at the quietest 100 ms between 20 and 30 s. */
+export function windowsOf(samples: Float32Array): [number, number][] {
+  const out: [number, number][] = [];
+  const step = SAMPLE_RATE / 10;
+  let start = 0;
+  while (samples.length - start > N_SAMPLES) {
+    let best = start + N_SAMPLES;
+    let bestEnergy = Number.POSITIVE_INFINITY;
+    for (let s = start + 20 * SAMPLE_RATE; s + step <= start + N_SAMPLES; s += step / 2) {
+      let e = 0;
+      for (let i = s; i < s + step; i++) e += samples[i]! * samples[i]!;
+      if (e < bestEnergy) {
+        bestEnergy = e;
+        best = s + step / 2;
+      }
+    }
+    out.push([start, best]);
+    start = best;
+  }
+  if (samples.length > start || out.length === 0) out.push([start, samples.length]);
+  return out;
+}

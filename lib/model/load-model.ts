@@ -1,0 +1,81 @@
+import os from 'node:os';
+import path from 'node:path';
+import { LogMel } from '../audio/mel.js';
+import { melFilters } from '../audio/mel-filters.js';
+import { Tokenizer } from '../text/tokenizer.js';
+import { defaultAlignmentHeads, parseAlignmentHeads, sortHeads, validateHeads } from './alignment-heads.js';
+import { compileCheckpoint } from './compile.js';
+import type { WhisperDims } from './dims.js';
+import { openCheckpoint } from './load-checkpoint.js';
+import type { AlignmentHead } from './whisper-graphs.js';
+import { type Device, WhisperModel } from './whisper-model.js';
+
+export interface LoadModelOptions {
+  /** A local OpenAI `.pt` or whisper.cpp `ggml` file. */
+  readonly modelPath: string;
+  /** Where compiled graphs are cached (default: the models directory's `compiled/`). */
+  readonly cacheDir?: string;
+  /** `'L,H;L,H'` or pairs; default: the official heads of the model, see {@link defaultAlignmentHeads}. */
+  readonly alignmentHeads?: string | readonly AlignmentHead[];
+  readonly device?: Device;
+  readonly threads?: number;
+  readonly log?: (msg: string) => void;
+}
+
+/** Everything a transcription needs from a model, loaded once and shared by all streams. */
+export interface LoadedModel {
+  readonly file: string;
+  readonly dims: WhisperDims;
+  readonly model: WhisperModel;
+  readonly tokenizer: Tokenizer;
+  readonly alignmentHeads: readonly AlignmentHead[];
+  /** A fresh log-mel front end (they keep scratch buffers: one per concurrent user). */
+  createMel(): LogMel;
+  release(): Promise<void>;
+}
+
+/** The default model cache: `$SIMULSTREAM_MODELS`, else `$XDG_CACHE_HOME/simulstream`, else `~/.cache/simulstream`. */
+export function defaultModelsDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SIMULSTREAM_MODELS) return env.SIMULSTREAM_MODELS;
+  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'simulstream');
+}
+
+/** Opens a checkpoint, compiles it (once; cached) and starts ONNX Runtime sessions. */
+export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
+  const ckpt = await openCheckpoint(opts.modelPath);
+  try {
+    let heads: AlignmentHead[];
+    if (typeof opts.alignmentHeads === 'string') heads = parseAlignmentHeads(opts.alignmentHeads, ckpt.dims);
+    else if (opts.alignmentHeads) {
+      validateHeads(opts.alignmentHeads, ckpt.dims);
+      heads = sortHeads(opts.alignmentHeads);
+    } else {
+      const d = defaultAlignmentHeads(ckpt.dims, opts.modelPath);
+      heads = d.heads;
+      opts.log?.(`alignment heads: ${d.source}`);
+    }
+    const tokenizer = Tokenizer.forVocabSize(ckpt.dims.n_vocab, ckpt.vocab);
+    const filters = ckpt.melFilters ?? melFilters(ckpt.dims.n_mels);
+    const compiled = await compileCheckpoint(ckpt, {
+      cacheDir: opts.cacheDir ?? defaultModelsDir(),
+      alignmentHeads: heads,
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    const model = await WhisperModel.load(compiled, {
+      ...(opts.device ? { device: opts.device } : {}),
+      ...(opts.threads ? { threads: opts.threads } : {}),
+    });
+    return {
+      file: opts.modelPath,
+      dims: ckpt.dims,
+      model,
+      tokenizer,
+      alignmentHeads: heads,
+      createMel: () => new LogMel(ckpt.dims.n_mels, filters),
+      release: () => model.release(),
+    };
+  } finally {
+    ckpt.close();
+  }
+}
