@@ -22,6 +22,8 @@ export interface Checkpoint {
   readonly melFilters?: Float32Array;
   /** Token byte strings in rank order when the file carries a vocabulary (ggml). */
   readonly vocab?: readonly Uint8Array[];
+  /** A stable key for the contents when there is no file to hash (generated models). */
+  readonly contentKey?: string;
   /** Reads one tensor as float32 (dequantised / widened as needed). */
   read(name: string): Float32Array;
   close(): void;

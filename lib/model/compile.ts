@@ -104,7 +104,7 @@ export interface CompileOptions {
  * of heads over the same weights file.
  */
 export async function compileCheckpoint(ckpt: Checkpoint, opts: CompileOptions): Promise<CompiledModel> {
-  const sha = await cachedFileHash(ckpt.file, opts.cacheDir);
+  const sha = ckpt.contentKey ?? (await cachedFileHash(ckpt.file, opts.cacheDir));
   const dir = path.join(opts.cacheDir, 'compiled', `${sha.slice(0, 20)}-v${COMPILER_VERSION}`);
   const metaPath = path.join(dir, 'meta.json');
   let meta: Meta | undefined;

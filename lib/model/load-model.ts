@@ -2,8 +2,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { LogMel } from '../audio/mel.js';
 import { melFilters } from '../audio/mel-filters.js';
+import { InvalidOptionError } from '../errors.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { defaultAlignmentHeads, parseAlignmentHeads, sortHeads, validateHeads } from './alignment-heads.js';
+import type { Checkpoint } from './checkpoint.js';
 import { compileCheckpoint } from './compile.js';
 import type { WhisperDims } from './dims.js';
 import { openCheckpoint } from './load-checkpoint.js';
@@ -12,7 +14,9 @@ import { type Device, WhisperModel } from './whisper-model.js';
 
 export interface LoadModelOptions {
   /** A local OpenAI `.pt` or whisper.cpp `ggml` file. */
-  readonly modelPath: string;
+  readonly modelPath?: string;
+  /** An already opened checkpoint (e.g. {@link randomCheckpoint}), instead of `modelPath`. */
+  readonly checkpoint?: Checkpoint;
   /** Where compiled graphs are cached (default: the models directory's `compiled/`). */
   readonly cacheDir?: string;
   /** `'L,H;L,H'` or pairs; default: the official heads of the model, see {@link defaultAlignmentHeads}. */
@@ -43,7 +47,8 @@ export function defaultModelsDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Opens a checkpoint, compiles it (once; cached) and starts ONNX Runtime sessions. */
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
-  const ckpt = await openCheckpoint(opts.modelPath);
+  if (!opts.modelPath && !opts.checkpoint) throw new InvalidOptionError('--model_path', 'no model given');
+  const ckpt = opts.checkpoint ?? (await openCheckpoint(opts.modelPath!));
   try {
     let heads: AlignmentHead[];
     if (typeof opts.alignmentHeads === 'string') heads = parseAlignmentHeads(opts.alignmentHeads, ckpt.dims);
@@ -51,7 +56,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       validateHeads(opts.alignmentHeads, ckpt.dims);
       heads = sortHeads(opts.alignmentHeads);
     } else {
-      const d = defaultAlignmentHeads(ckpt.dims, opts.modelPath);
+      const d = defaultAlignmentHeads(ckpt.dims, ckpt.file);
       heads = d.heads;
       opts.log?.(`alignment heads: ${d.source}`);
     }
@@ -67,7 +72,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       ...(opts.threads ? { threads: opts.threads } : {}),
     });
     return {
-      file: opts.modelPath,
+      file: ckpt.file,
       dims: ckpt.dims,
       model,
       tokenizer,
