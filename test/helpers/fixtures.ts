@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The repository root (tests run from dist/test/…). */
+export const ROOT = [path.resolve(here, '../..'), path.resolve(here, '../../..')].find((d) =>
+  fs.existsSync(path.join(d, 'package.json')),
+)!;
+export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+export const REF_FIXTURES = path.join(FIXTURES, 'whisper-reference');
+
+/** `../shared` beside the checkout (CI has it; a fresh clone alone may not). */
+export const SHARED = [process.env.SIMULSTREAM_SHARED, path.resolve(ROOT, '../shared')].find(
+  (d): d is string => !!d && fs.existsSync(path.join(d, 'whisper-reference')),
+);
+export const SKIP_NO_SHARED = SHARED ? false : 'needs ../shared (full reference set)';
+/** Slow end-to-end tests run when SIMULSTREAM_SLOW=1 (CI sets it). */
+export const SKIP_SLOW = process.env.SIMULSTREAM_SLOW === '1' ? false : 'slow: set SIMULSTREAM_SLOW=1';
+
+export function readF32(file: string): Float32Array {
+  const b = fs.readFileSync(file);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+}
+
+/** A fresh temporary directory, removed at process exit. */
+export function tempDir(prefix = 'simulstream-test-'): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** One compiled-graph cache for the whole test process. */
+let cache: string | undefined;
+export function testCacheDir(): string {
+  cache ??= tempDir('simulstream-cache-');
+  return cache;
+}
+
+/** max |a - b| / max |ref| */
+export function relativeError(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i]! - ref[i]!));
+    scale = Math.max(scale, Math.abs(ref[i]!));
+  }
+  return diff / scale;
+}
+
+export interface ReferenceManifest {
+  audio: Record<
+    string,
+    {
+      prefix_tokens: number[];
+      detect_language_top3: [string, number][];
+      greedy: { tokens: number[]; text: string };
+      beam3: { tokens: number[]; text: string };
+    }
+  >;
+  tokenizer: { text: string; tokens: number[] }[];
+  special_tokens: Record<string, number>;
+}
+
+export function referenceManifest(): ReferenceManifest {
+  return JSON.parse(fs.readFileSync(path.join(REF_FIXTURES, 'manifest.json'), 'utf8')) as ReferenceManifest;
+}
