@@ -52,12 +52,13 @@ export function decodeWav(bytes: Uint8Array, name = 'WAV data'): DecodedAudio {
   } catch (err) {
     throw new SimulstreamError('ERR_AUDIO_FORMAT', `${name}: not a readable WAV file (${(err as Error).message})`, { cause: err });
   }
-  const fmt = wav.fmt as { sampleRate: number; numChannels: number; bitsPerSample: number; audioFormat: number };
-  const channels = fmt.numChannels;
-  if (!(channels >= 1) || !(fmt.sampleRate > 0)) {
-    throw new SimulstreamError('ERR_AUDIO_FORMAT', `${name}: WAV header declares ${channels} channels at ${fmt.sampleRate} Hz`);
+  const fmt = wav.fmt as { sampleRate: number; numChannels: number };
+  // toSampleRate rewrites the header: keep the source's values
+  const { sampleRate, numChannels: channels } = fmt;
+  if (!(channels >= 1) || !(sampleRate > 0)) {
+    throw new SimulstreamError('ERR_AUDIO_FORMAT', `${name}: WAV header declares ${channels} channels at ${sampleRate} Hz`);
   }
-  if (fmt.sampleRate !== SAMPLE_RATE) wav.toSampleRate(SAMPLE_RATE, { method: 'sinc' });
+  if (sampleRate !== SAMPLE_RATE) wav.toSampleRate(SAMPLE_RATE, { method: 'sinc' });
   const is16 = wav.bitDepth === '16';
   if (!is16) wav.toBitDepth('32f');
   const raw = wav.getSamples(false, Float64Array) as unknown as Float64Array | Float64Array[];
@@ -70,5 +71,5 @@ export function decodeWav(bytes: Uint8Array, name = 'WAV data'): DecodedAudio {
     for (const c of chans) s += c[i]!;
     samples[i] = (s / chans.length) * scale;
   }
-  return { samples, sourceRate: fmt.sampleRate, sourceChannels: channels };
+  return { samples, sourceRate: sampleRate, sourceChannels: channels };
 }

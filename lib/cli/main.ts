@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { SimulstreamError } from '../errors.js';
+import { modelsCommand } from './models.js';
 import { normalizeArgv } from './options.js';
 import { type CliIo, transcribeCommand } from './transcribe.js';
 
@@ -11,6 +12,7 @@ export function buildCli(io: CliIo = { stdout: process.stdout, stderr: process.s
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
   program.addCommand(transcribeCommand(io).exitOverride());
+  program.addCommand(modelsCommand(io).exitOverride());
   return program;
 }
 

@@ -46,6 +46,7 @@ export function parseAlignmentHeads(spec: string, dims?: WhisperDims): H[] {
 }
 
 export function validateHeads(heads: readonly H[], dims: WhisperDims): void {
+  if (heads.length === 0) throw new InvalidOptionError('--alignment_heads', 'at least one head is needed');
   for (const [l, h] of heads) {
     if (l >= dims.n_text_layer || h >= dims.n_text_head) {
       throw new InvalidOptionError(
