@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import { CheckpointError } from '../errors.js';
-import { halfBitsToFloat, halfToFloat } from '../util/half.js';
+import { halfBitsToFloat } from '../util/half.js';
 import type { Checkpoint, StoredType, TensorInfo } from './checkpoint.js';
 import { DIM_NAMES, type WhisperDims, expectedTensorShapes } from './dims.js';
 import { checkTensorShapes } from './tensor-check.js';
+import { widenToFloat32 } from './widen.js';
 
 export const GGML_MAGIC = 0x67676d6c;
 
@@ -192,18 +193,8 @@ function readGgml(fd: number, file: string): Checkpoint {
 
 /** Widens or dequantises raw tensor bytes (ggml-quants.c block layouts) to float32. */
 export function decodeGgmlTensor(raw: Uint8Array, type: StoredType, count: number): Float32Array {
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  switch (type) {
-    case 'f32': {
-      const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = dv.getFloat32(i * 4, true);
-      return out;
-    }
-    case 'f16':
-      return halfToFloat(raw, 0, count);
-    default:
-      return dequantize(dv, type, count);
-  }
+  if (type === 'f32' || type === 'f16') return widenToFloat32(raw, type, count);
+  return dequantize(new DataView(raw.buffer, raw.byteOffset, raw.byteLength), type, count);
 }
 
 function dequantize(dv: DataView, type: StoredType, count: number): Float32Array {

@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import { NameRegistry, Parser } from 'pickleparser';
 import yauzl from 'yauzl';
 import { CheckpointError } from '../errors.js';
-import { halfToFloat } from '../util/half.js';
 import type { Checkpoint, StoredType, TensorInfo } from './checkpoint.js';
 import { DIM_NAMES, type WhisperDims, expectedTensorShapes } from './dims.js';
 import { checkTensorShapes } from './tensor-check.js';
+import { widenToFloat32 } from './widen.js';
 
 const STORAGE_TYPES: Record<string, { type: StoredType; bytes: number }> = {
   FloatStorage: { type: 'f32', bytes: 4 },
@@ -203,7 +203,7 @@ function readTensor(fd: number, t: PtTensor): Float32Array {
   const span = count === 0 ? 0 : shape.reduce((acc, n, i) => acc + (n - 1) * stride[i]!, 0) + 1;
   const raw = Buffer.allocUnsafe(span * t.bytesPerElement);
   fs.readSync(fd, raw, 0, raw.length, t.dataStart + offset * t.bytesPerElement);
-  const flat = widen(raw, t.type, span);
+  const flat = widenToFloat32(raw, t.type, span);
   if (isContiguous(shape, stride)) return flat;
   // Strided (non-contiguous) storage view: gather in C order.
   const out = new Float32Array(count);
@@ -227,29 +227,4 @@ function isContiguous(shape: number[], stride: number[]): boolean {
     expected *= shape[d]!;
   }
   return true;
-}
-
-function widen(raw: Buffer, type: StoredType, n: number): Float32Array {
-  switch (type) {
-    case 'f32': {
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = raw.readFloatLE(i * 4);
-      return out;
-    }
-    case 'f16':
-      return halfToFloat(raw, 0, n);
-    case 'bf16': {
-      const out = new Float32Array(n);
-      const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) u[i] = raw.readUInt16LE(i * 2) << 16;
-      return out;
-    }
-    case 'f64': {
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = raw.readDoubleLE(i * 8);
-      return out;
-    }
-    default:
-      throw new Error(`unreachable storage type ${type}`);
-  }
 }
