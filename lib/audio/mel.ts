@@ -56,49 +56,63 @@ export class LogMel {
    */
   compute(audio: Float32Array): Float32Array {
     const n = audio.length;
-    const total = n + N_SAMPLES;
-    const nFrames = Math.floor(total / HOP_LENGTH); // torch.stft gives one more; Whisper drops it
-    const outFrames = Math.min(nFrames, N_FRAMES);
+    const frames = new Float64Array(this.nMels * N_FRAMES);
+    const outFrames = Math.min(liveFrames(n), N_FRAMES);
+    for (let t = 0; t < outFrames; t++) this.logFrame(audio, n, t, frames);
+    frames.fill(FLOOR_LOG, outFrames * this.nMels);
+    return this.normalize(frames);
+  }
+
+  /**
+   * The log10 mel powers (before flooring) of frame `t` of `audio[0..n)` followed by 30 s of
+   * zeros, written frame-major to `dst[t * n_mels + m]`. Only frames below `liveFrames(n)` see
+   * audio; the others are `FLOOR_LOG`.
+   */
+  logFrame(audio: Float32Array, n: number, t: number, dst: Float64Array): void {
     const half = N_FFT / 2;
-    const logs = new Float64Array(this.nMels * outFrames);
-    const floorLog = -10; // log10(1e-10)
-    let max = Number.NEGATIVE_INFINITY;
-    // Frames whose window reaches real audio (reflect padding at the start reaches samples 1..200).
-    const lastLive = Math.min(nFrames - 1, Math.floor((n - 1 + half) / HOP_LENGTH));
-    const sample = (i: number): number => {
-      // centre padding reflects around sample 0 and around the last padded sample
-      if (i < 0) i = -i;
-      else if (i >= total) i = 2 * (total - 1) - i;
-      return i < n ? audio[i]! : 0;
-    };
-    for (let t = 0; t < nFrames; t++) {
-      const live = n > 0 && t <= lastLive;
-      if (!live) {
-        if (floorLog > max) max = floorLog;
-        if (t < outFrames) for (let m = 0; m < this.nMels; m++) logs[m * outFrames + t] = floorLog;
-        continue;
-      }
-      const base = t * HOP_LENGTH - half;
-      for (let i = 0; i < N_FFT; i++) this.re[i] = sample(base + i) * this.window[i]!;
-      this.fft.transform(this.re, this.zeros, this.oRe, this.oIm);
-      for (let k = 0; k < N_BINS; k++) this.power[k] = this.oRe[k]! * this.oRe[k]! + this.oIm[k]! * this.oIm[k]!;
-      for (let m = 0; m < this.nMels; m++) {
-        const { start, weights } = this.rows[m]!;
-        let s = 0;
-        for (let k = 0; k < weights.length; k++) s += weights[k]! * this.power[start + k]!;
-        const v = Math.log10(Math.max(s, 1e-10));
-        if (v > max) max = v;
-        if (t < outFrames) logs[m * outFrames + t] = v;
-      }
+    const base = t * HOP_LENGTH - half;
+    for (let i = 0; i < N_FFT; i++) {
+      let j = base + i;
+      if (j < 0) j = -j; // centre padding reflects around sample 0
+      this.re[i] = (j < n ? audio[j]! : 0) * this.window[i]!;
     }
+    this.fft.transform(this.re, this.zeros, this.oRe, this.oIm);
+    for (let k = 0; k < N_BINS; k++) this.power[k] = this.oRe[k]! * this.oRe[k]! + this.oIm[k]! * this.oIm[k]!;
+    const o = t * this.nMels;
+    for (let m = 0; m < this.nMels; m++) {
+      const { start, weights } = this.rows[m]!;
+      let s = 0;
+      for (let k = 0; k < weights.length; k++) s += weights[k]! * this.power[start + k]!;
+      dst[o + m] = Math.log10(Math.max(s, 1e-10));
+    }
+  }
+
+  /**
+   * Whisper's normalisation of frame-major log10 powers `[3000][n_mels]`: floor at the maximum
+   * minus 8 (the 30 s of padding always contribute `FLOOR_LOG`), then (x + 4) / 4, transposed to
+   * `[n_mels, 3000]`.
+   */
+  normalize(frames: Float64Array): Float32Array {
+    let max = FLOOR_LOG;
+    for (let i = 0; i < frames.length; i++) if (frames[i]! > max) max = frames[i]!;
     const floor = max - 8;
     const out = new Float32Array(this.nMels * N_FRAMES);
-    for (let m = 0; m < this.nMels; m++) {
-      for (let t = 0; t < outFrames; t++) {
-        out[m * N_FRAMES + t] = (Math.max(logs[m * outFrames + t]!, floor) + 4) / 4;
-      }
-      // pad_or_trim pads missing frames with zeros (never happens for ≤ 30 s of audio)
+    for (let t = 0; t < N_FRAMES; t++) {
+      const o = t * this.nMels;
+      for (let m = 0; m < this.nMels; m++) out[m * N_FRAMES + t] = (Math.max(frames[o + m]!, floor) + 4) / 4;
     }
     return out;
   }
+}
+
+/** log10 of the power floor (1e-10): the value of every frame that sees only padding. */
+export const FLOOR_LOG = -10;
+
+/**
+ * How many frames of `n` samples (plus the 30 s of padding) see real audio: frame t covers samples
+ * [160 t − 200, 160 t + 200), reflected at 0.
+ */
+export function liveFrames(n: number): number {
+  if (n <= 0) return 0;
+  return Math.floor((n - 1 + N_FFT / 2) / HOP_LENGTH) + 1;
 }

@@ -1,0 +1,88 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { SimulstreamError } from '../errors.js';
+
+/** What the streams expect: raw PCM without a header. */
+export const EXPECTED_PCM = 'raw PCM: signed 16-bit little-endian, 16 kHz, mono, no header';
+
+/**
+ * Raw s16le bytes → `Float32Array` samples in [-1, 1). A stream that starts with a `RIFF…WAVE`
+ * header fails with `ERR_WAV_HEADER` naming the expected format. An odd byte at the end of a write
+ * is carried to the next one (TCP splits samples anywhere); a lone byte left at the very end
+ * cannot be a sample and is reported with a `warning` event.
+ */
+export class PcmValidator extends Transform {
+  private carry: Buffer = Buffer.alloc(0);
+  private checked = false;
+  /** Samples passed on so far. */
+  samples = 0;
+
+  constructor() {
+    super({ writableObjectMode: false, readableObjectMode: true });
+  }
+
+  override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
+    let buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+    if (this.carry.length > 0) buf = Buffer.concat([this.carry, buf]);
+    if (!this.checked) {
+      if (buf.length < 12 && isRiffPrefix(buf)) {
+        this.carry = buf;
+        done();
+        return;
+      }
+      this.checked = true;
+      if (isWavHeader(buf)) {
+        done(
+          new SimulstreamError(
+            'ERR_WAV_HEADER',
+            `the audio starts with a WAV (RIFF/WAVE) header; expected ${EXPECTED_PCM}. Send the samples only, e.g. convert with: ffmpeg -i in.wav -f s16le -ac 1 -ar 16000 out.raw`,
+          ),
+        );
+        return;
+      }
+    }
+    const even = buf.length & ~1;
+    this.carry = even < buf.length ? Buffer.from(buf.subarray(even)) : Buffer.alloc(0);
+    if (even > 0) {
+      const out = new Float32Array(even / 2);
+      for (let i = 0; i < out.length; i++) out[i] = buf.readInt16LE(2 * i) / 32768;
+      this.samples += out.length;
+      this.push(out);
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (!this.checked && this.carry.length > 0) {
+      // a stream shorter than a WAV header: plain samples after all
+      this.checked = true;
+      const c = this.carry;
+      this.carry = Buffer.alloc(0);
+      this._transform(c, 'binary', (err) => {
+        if (err) done(err);
+        else this.finishCarry(done);
+      });
+      return;
+    }
+    this.finishCarry(done);
+  }
+
+  private finishCarry(done: TransformCallback): void {
+    if (this.carry.length > 0) this.emit('warning', new Error('the stream ended in the middle of a 16-bit sample; its last byte was ignored'));
+    done();
+  }
+}
+
+const RIFF = Buffer.from('RIFF', 'latin1');
+const WAVE = Buffer.from('WAVE', 'latin1');
+
+function isRiffPrefix(buf: Buffer): boolean {
+  const n = Math.min(buf.length, 4);
+  return buf.subarray(0, n).equals(RIFF.subarray(0, n));
+}
+
+/** `RIFF` <size> `WAVE` at the start (RIFX/RF64 too). */
+export function isWavHeader(buf: Uint8Array): boolean {
+  if (buf.length < 12) return false;
+  const tag = Buffer.from(buf.subarray(0, 4)).toString('latin1');
+  return (tag === 'RIFF' || tag === 'RIFX' || tag === 'RF64') && Buffer.from(buf.subarray(8, 12)).equals(WAVE);
+}

@@ -1,0 +1,46 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import type { AlignAttUpdate, TimedWord } from '../decode/align-att.js';
+
+/** A line of output before character checks: times in seconds, text as UTF-8 bytes. */
+export interface RawSegment {
+  readonly start: number;
+  readonly end: number;
+  readonly bytes: Uint8Array;
+  readonly words: readonly TimedWord[];
+  readonly final: boolean;
+  /** When it was emitted, in the audio's clock (seconds); see `AlignAttUpdate.emitted`. */
+  readonly emitted: number;
+}
+
+/**
+ * The policy's updates → timed segments, with SimulStreaming's line times: start is the earliest
+ * word start but at least the previous line's end + 1 ms; end is the latest word end (at end of
+ * stream: all the audio received), at least start + 1 ms. Updates without text give nothing.
+ */
+export class SegmentFormatter extends Transform {
+  private lastEnd = Number.NEGATIVE_INFINITY;
+
+  constructor() {
+    super({ objectMode: true });
+  }
+
+  override _transform(u: AlignAttUpdate, _enc: BufferEncoding, done: TransformCallback): void {
+    if (u.bytes.length === 0 || u.words.length === 0) {
+      done();
+      return;
+    }
+    const start = Math.max(Math.min(...u.words.map((w) => w.start)), this.lastEnd + 0.001);
+    let end = u.final ? u.audioEnd : Math.max(...u.words.map((w) => w.end));
+    end = Math.max(end, start + 0.001);
+    this.lastEnd = end;
+    const seg: RawSegment = {
+      start,
+      end,
+      bytes: u.bytes,
+      words: u.words,
+      final: u.final,
+      emitted: u.emitted,
+    };
+    done(null, seg);
+  }
+}

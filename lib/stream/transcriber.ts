@@ -1,0 +1,59 @@
+import type { Duplex } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
+import chain from 'stream-chain';
+import { AlignAttSession, type AlignAttOptions } from '../decode/align-att.js';
+import type { LoadedModel } from '../model/load-model.js';
+import { AlignAttDecoder } from './align-att-decoder.js';
+import { ChunkBuffer } from './chunk-buffer.js';
+import { formatLine } from './line-format.js';
+import { PcmValidator } from './pcm-validator.js';
+import { SegmentFormatter } from './segment-formatter.js';
+import { Utf8Carry, type Segment } from './utf8-carry.js';
+
+export interface TranscriberOptions extends AlignAttOptions {
+  /** The loaded model; one model serves any number of transcribers. */
+  readonly model: LoadedModel;
+  /** Seconds of audio per policy iteration (SimulStreaming's `--min-chunk-size`). Default 1.2. */
+  readonly minChunkSize?: number;
+  /** Yield `Segment` objects instead of `start_ms end_ms text\n` lines. */
+  readonly objectMode?: boolean;
+}
+
+/** A transcriber: raw s16le 16 kHz mono bytes in, lines (or segments) out. */
+export type Transcriber = Duplex & { readonly session: AlignAttSession };
+
+/**
+ * The streaming pipeline as one Duplex:
+ * `PcmValidator → ChunkBuffer → AlignAttDecoder → SegmentFormatter → Utf8Carry` (→ lines).
+ *
+ * ```ts
+ * fs.createReadStream('call.raw').pipe(transcriber({ model, language: 'fr' })).pipe(process.stdout);
+ * ```
+ */
+export function transcriber(options: TranscriberOptions): Transcriber {
+  const session = new AlignAttSession(options.model, options);
+  const stages: Transform[] = [
+    new PcmValidator(),
+    new ChunkBuffer(options.minChunkSize ?? 1.2),
+    new AlignAttDecoder(session),
+    new SegmentFormatter(),
+    new Utf8Carry(),
+  ];
+  if (!options.objectMode) stages.push(new LineEncoder());
+  const duplex = chain(stages, {
+    writableObjectMode: false,
+    readableObjectMode: options.objectMode ?? false,
+  }) as unknown as Duplex;
+  return Object.assign(duplex, { session });
+}
+
+/** Segments → `start_ms end_ms text\n` lines (SimulStreaming's `--out-txt`). */
+export class LineEncoder extends Transform {
+  constructor() {
+    super({ writableObjectMode: true, readableObjectMode: false });
+  }
+
+  override _transform(seg: Segment, _enc: BufferEncoding, done: TransformCallback): void {
+    done(null, Buffer.from(formatLine(seg.startMs, seg.endMs, seg.text), 'utf8'));
+  }
+}

@@ -1,0 +1,61 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import type { TimedWord } from '../decode/align-att.js';
+import type { RawSegment } from './segment-formatter.js';
+
+/** A transcript segment: times in milliseconds, whole characters only. */
+export interface Segment {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly text: string;
+  readonly words: readonly TimedWord[];
+  /** The stream's last segment (the final pass). */
+  readonly final: boolean;
+  /** Emission time in the audio's clock (ms): the chunk's arrival plus the compute. */
+  readonly emittedMs: number;
+}
+
+/**
+ * Segments with byte text → segments with whole characters: a token that ends inside a multi-byte
+ * UTF-8 character (frequent in French) has its incomplete bytes held and put in front of the next
+ * segment's text, so U+FFFD is never produced from a split character.
+ */
+export class Utf8Carry extends Transform {
+  private held: Uint8Array = new Uint8Array(0);
+
+  constructor() {
+    super({ objectMode: true });
+  }
+
+  override _transform(seg: RawSegment, _enc: BufferEncoding, done: TransformCallback): void {
+    const bytes = this.held.length ? Buffer.concat([this.held, seg.bytes]) : seg.bytes;
+    const cut = bytes.length - incompleteTail(bytes);
+    this.held = bytes.slice(cut);
+    if (cut === 0) {
+      done();
+      return;
+    }
+    const out: Segment = {
+      startMs: seg.start * 1000,
+      endMs: seg.end * 1000,
+      text: Buffer.from(bytes.buffer, bytes.byteOffset, cut).toString('utf8'),
+      words: seg.words,
+      final: seg.final,
+      emittedMs: seg.emitted * 1000,
+    };
+    done(null, out);
+  }
+}
+
+/**
+ * How many bytes at the end of `b` begin a UTF-8 character that is not complete yet (0–3).
+ */
+export function incompleteTail(b: Uint8Array): number {
+  const n = b.length;
+  for (let k = 1; k <= Math.min(3, n); k++) {
+    const c = b[n - k]!;
+    if ((c & 0xc0) === 0x80) continue; // continuation byte: look further back
+    const need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 1;
+    return need > k ? k : 0;
+  }
+  return 0;
+}
