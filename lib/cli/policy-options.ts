@@ -1,0 +1,52 @@
+import { Command, Option } from 'commander';
+import type { AlignAttOptions } from '../decode/align-att.js';
+import { InvalidOptionError } from '../errors.js';
+import { floatArg, intArg } from './options.js';
+
+/** SimulStreaming's Whisper and AlignAtt flags, with its names and defaults. */
+export function addPolicyOptions(cmd: Command): Command {
+  return cmd
+    .option('--min-chunk-size <s>', 'seconds of audio per policy iteration', floatArg(0.01, 30), 1.2)
+    .option('--language <code>', 'language code, or "auto" to detect it once (alias --lan)', 'en')
+    .addOption(new Option('--task <task>', 'transcribe or translate').choices(['transcribe', 'translate']).default('transcribe'))
+    .option('-b, --beams <n>', 'beam size (1 = greedy)', intArg(1, 32), 1)
+    .addOption(new Option('--decoder <type>', 'greedy or beam (default: from --beams)').choices(['greedy', 'beam']))
+    .option('--audio_max_len <s>', 'seconds of audio kept in the buffer', floatArg(0.1, 30), 30)
+    .option('--audio_min_len <s>', 'decode nothing while the buffer is shorter', floatArg(0, 30), 0)
+    .option('--frame_threshold <n>', 'AlignAtt: stop when a token attends within this many 20 ms frames of the end', intArg(0, 1500), 25)
+    .option('--cif_ckpt_path <file>', 'Simul-Whisper CIF model (not supported)')
+    .option('--never_fire', 'hold back the last word of each iteration until the next one (SimulStreaming\'s code)', false)
+    .option('--no-never_fire', 'do not hold back the last word (default)')
+    .option('--init_prompt <text>', 'initial prompt; scrolls away as text accumulates')
+    .option('--static_init_prompt <text>', 'prompt kept for the whole stream (terminology)')
+    .option('--max_context_tokens <n>', 'most context tokens', intArg(0, 448));
+}
+
+/** The policy options from parsed flags; inconsistent combinations are usage errors. */
+export function policyOptions(o: Record<string, unknown>): AlignAttOptions & { minChunkSize: number } {
+  const beams = o.beams as number;
+  if (o.decoder === 'greedy' && beams > 1) throw new InvalidOptionError('--decoder', "invalid 'greedy' decoder type for beams > 1; use 'beam'");
+  if (o.cif_ckpt_path) {
+    throw new InvalidOptionError(
+      '--cif_ckpt_path',
+      'CIF end-of-word models are not supported (none exists for large-v3 or turbo); use --never_fire to hold back the last word instead',
+    );
+  }
+  const minChunkSize = o.minChunkSize as number;
+  const audioMaxLen = o.audio_max_len as number;
+  if (minChunkSize >= audioMaxLen) throw new InvalidOptionError('--min-chunk-size', 'min_chunk_size must be smaller than audio_max_len');
+  if ((o.audio_min_len as number) > audioMaxLen) throw new InvalidOptionError('--audio_min_len', 'audio_min_len must be smaller than audio_max_len');
+  return {
+    minChunkSize,
+    language: o.language as string,
+    task: o.task as 'transcribe' | 'translate',
+    beams: o.decoder === 'beam' ? Math.max(beams, 1) : beams,
+    audioMaxLen,
+    audioMinLen: o.audio_min_len as number,
+    frameThreshold: o.frame_threshold as number,
+    neverFire: Boolean(o.never_fire),
+    ...(o.init_prompt !== undefined ? { initPrompt: o.init_prompt as string } : {}),
+    ...(o.static_init_prompt !== undefined ? { staticInitPrompt: o.static_init_prompt as string } : {}),
+    ...(o.max_context_tokens !== undefined ? { maxContextTokens: o.max_context_tokens as number } : {}),
+  };
+}

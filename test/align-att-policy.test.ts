@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AlignAttSession } from '../lib/decode/align-att.js';
+import { streamPcm, floatToS16le } from '../lib/stream/run-transcriber.js';
+import { FakeModel, audio, type ScriptToken } from './helpers/fake-model.js';
+
+/** Single-token words of the multilingual vocabulary. */
+function words(fake: FakeModel, ...ws: string[]): number[] {
+  return ws.map((w) => {
+    const t = fake.tokenizer.encode(w);
+    assert.equal(t.length, 1, `${w} is one token`);
+    return t[0]!;
+  });
+}
+
+function script(tokens: number[], frames: number[]): ScriptToken[] {
+  return tokens.map((token, i) => ({ token, frame: frames[i]! }));
+}
+
+describe('AlignAtt policy (scripted decoder, hand-made attention)', () => {
+  it('stops at the frame threshold and resumes from the committed tokens with the next chunk', async () => {
+    const probe = new FakeModel([]);
+    const [a, b, c, d] = words(probe, ' Bonjour', ' à', ' vous', ' tous');
+    const fake = new FakeModel(script([a!, b!, c!, d!], [5, 15, 40, 70]));
+    const s = new AlignAttSession(fake.asLoadedModel(), { language: 'fr' });
+    // 1.2 s = 60 frames: " vous" attends frame 40, 20 ≤ 25 frames from the end → dropped, stop
+    const u1 = await s.process(audio(1.2));
+    assert.deepEqual(u1.tokens, [a, b]);
+    assert.equal(u1.stop, 'threshold');
+    assert.deepEqual(
+      u1.words.map((w) => [w.text, w.start, w.end]),
+      [
+        [' Bonjour', 5 * 0.02, 5 * 0.02],
+        [' à', 15 * 0.02, 15 * 0.02],
+      ],
+    );
+    const u2 = await s.process(audio(1.2));
+    assert.deepEqual(u2.tokens, [c, d]);
+    assert.equal(u2.stop, 'eot');
+    const sot = fake.tokenizer.special.sot;
+    assert.deepEqual(fake.prefixes[1], [sot, fake.tokenizer.languageToken('fr'), fake.tokenizer.special.transcribe, fake.tokenizer.special.noTimestamps, a, b]);
+    const u3 = await s.finish();
+    assert.deepEqual(u3.tokens, []);
+  });
+
+  it('writes SimulStreaming --out-txt lines with its line times', async () => {
+    const probe = new FakeModel([]);
+    const [a, b, c, d] = words(probe, ' Bonjour', ' à', ' vous', ' tous');
+    const fake = new FakeModel(script([a!, b!, c!, d!], [5, 15, 40, 70]));
+    const segs = await streamPcm(floatToS16le(audio(2.4)), { model: fake.asLoadedModel(), language: 'fr', minChunkSize: 1.2 });
+    const lines = segs.map((s) => `${Math.round(s.startMs)} ${Math.round(s.endMs)} ${s.text}`);
+    assert.deepEqual(lines, ['100 300  Bonjour à', '800 1400  vous tous']);
+  });
+
+  it('discards the iteration on a rewind of more than 200 frames (unless after a special token)', async () => {
+    const probe = new FakeModel([]);
+    const [a, b] = words(probe, ' Bonjour', ' à');
+    const fake = new FakeModel(script([a!, b!], [250, 20]));
+    const s = new AlignAttSession(fake.asLoadedModel(), { language: 'fr' });
+    const u = await s.process(audio(6));
+    assert.equal(u.stop, 'rewind');
+    assert.deepEqual(u.tokens, []);
+    // the first token follows <|notimestamps|>: a jump back there is not a rewind
+    const fake2 = new FakeModel(script([a!, b!], [20, 100]));
+    const s2 = new AlignAttSession(fake2.asLoadedModel(), { language: 'fr' });
+    await s2.process(audio(6)); // last attended frame 100
+    const fake3 = new FakeModel(script([a!], [20]));
+    const s3 = new AlignAttSession(fake3.asLoadedModel(), { language: 'fr', rewindThreshold: 10 });
+    const u3 = await s3.process(audio(6));
+    assert.deepEqual(u3.tokens, [a]);
+  });
+
+  it('with --never_fire holds back the last word until the final pass', async () => {
+    const probe = new FakeModel([]);
+    const [a, b, c] = words(probe, ' Bonjour', ' à', ' vous');
+    const fake = new FakeModel(script([a!, b!, c!], [5, 15, 30]));
+    const s = new AlignAttSession(fake.asLoadedModel(), { language: 'fr', neverFire: true });
+    const u1 = await s.process(audio(1.2));
+    assert.equal(u1.stop, 'eot');
+    assert.deepEqual(u1.tokens, [a, b]);
+    const u2 = await s.finish();
+    assert.deepEqual(u2.tokens, [c]);
+    assert.equal(u2.final, true);
+  });
+
+  it('runs a final pass at end of stream with a threshold of 4 frames, so the tail comes out', async () => {
+    const probe = new FakeModel([]);
+    const [a, b, c] = words(probe, ' Bonjour', ' à', ' vous');
+    // 60 frames: " à" at 50 is 10 from the end (held while streaming), " vous" at 57 is 3 from the end
+    const fake = new FakeModel(script([a!, b!, c!], [5, 50, 57]));
+    const segs = await streamPcm(floatToS16le(audio(1.2)), { model: fake.asLoadedModel(), language: 'fr', minChunkSize: 1.2 });
+    assert.deepEqual(
+      segs.map((x) => [x.text, x.final]),
+      [
+        [' Bonjour', false],
+        [' à', true],
+      ],
+    );
+    // the final line ends at the end of the audio received
+    assert.equal(segs[1]!.endMs, 1200);
+  });
+
+  it('moves the text of audio leaving the 30 s buffer (here 2 s) into the context, after <|startofprev|>', async () => {
+    const probe = new FakeModel([]);
+    const [a, b, c] = words(probe, ' Bonjour', ' à', ' vous');
+    const fake = new FakeModel(script([a!, b!, c!], [10, 40, 90]));
+    const s = new AlignAttSession(fake.asLoadedModel(), { language: 'fr', audioMaxLen: 2 });
+    assert.deepEqual((await s.process(audio(1))).tokens, [a]); // 50 frames: " à" at 40 waits
+    assert.deepEqual((await s.process(audio(1))).tokens, [b]); // 100 frames: " vous" at 90 waits
+    fake.offsetFrames = 50; // the third second pushes the first out of the buffer
+    const u = await s.process(audio(1));
+    assert.equal(s.contextText, ' Bonjour');
+    const t = fake.tokenizer;
+    assert.deepEqual(fake.prefixes[2], [t.special.sotPrev, a, t.special.sot, t.languageToken('fr'), t.special.transcribe, t.special.noTimestamps, b]);
+    assert.deepEqual(u.tokens, [c]);
+    // times are in the stream's clock: frame 40 of a buffer that starts at 1 s
+    assert.ok(Math.abs(u.words[0]!.start - 1.8) < 1e-9);
+  });
+
+  it('trims the scrolling prompt by words to max_context_tokens but keeps the static prompt', async () => {
+    const fake = new FakeModel([]);
+    const t = fake.tokenizer;
+    const s = new AlignAttSession(fake.asLoadedModel(), {
+      language: 'fr',
+      staticInitPrompt: ' Acme Telecom',
+      initPrompt: ' rendez-vous facture résiliation',
+      maxContextTokens: t.encode(' Acme Telecom facture').length + 1,
+    });
+    await s.process(audio(1.2));
+    assert.ok(s.contextText.startsWith(' Acme Telecom'), s.contextText);
+    assert.ok(t.encode(s.contextText).length <= t.encode(' Acme Telecom facture').length + 1);
+    assert.ok(s.contextText.length < ' Acme Telecom rendez-vous facture résiliation'.length);
+    assert.equal(fake.prefixes[0]![0], t.special.sotPrev);
+    assert.deepEqual(fake.prefixes[0]!.slice(1, 1 + t.encode(s.contextText).length), t.encode(s.contextText));
+    // with a prompt this long, nothing of the static prompt goes
+    const s2 = new AlignAttSession(new FakeModel([]).asLoadedModel(), { language: 'fr', staticInitPrompt: ' Acme Telecom', maxContextTokens: 0 });
+    await s2.process(audio(1.2));
+    assert.equal(s2.contextText, ' Acme Telecom');
+  });
+
+  it('never emits timestamp tokens (SimulStreaming can loop on them)', async () => {
+    const probe = new FakeModel([]);
+    const [a, b] = words(probe, ' Bonjour', ' à');
+    const ts = probe.tokenizer.special.timestampBegin + 249;
+    const fake = new FakeModel(script([a!, b!], [5, 15]), { bias: new Map([[ts, 20]]) });
+    const u = await new AlignAttSession(fake.asLoadedModel(), { language: 'fr' }).process(audio(1.2));
+    assert.deepEqual(u.tokens, [a, b]);
+  });
+
+  it('cuts a decoding loop (repeated n-gram) and keeps one copy', async () => {
+    const probe = new FakeModel([]);
+    const [non] = words(probe, ' non');
+    const fake = new FakeModel(script(new Array<number>(40).fill(non!), Array.from({ length: 40 }, (_, i) => 10 + 10 * i)));
+    const s = new AlignAttSession(fake.asLoadedModel(), { language: 'fr' });
+    const u = await s.process(audio(10));
+    assert.equal(u.stop, 'repetition');
+    assert.deepEqual(u.tokens, [non]);
+    assert.equal(s.repetitionsCut, 1);
+  });
+
+  it('holds a character split across two updates until it is whole (no U+FFFD)', async () => {
+    const probe = new FakeModel([]);
+    const t = probe.tokenizer;
+    const tokens = t.encode(' Œuvre');
+    const incomplete = tokens.findIndex((x) => t.decode([x]).includes('\ufffd'));
+    assert.ok(incomplete >= 0, 'the phrase splits a character across tokens');
+    // the policy stops right after the first token: the next one attends near the end
+    const frames = tokens.map((_, i) => (i === 0 ? 10 : i === 1 ? 40 : 45 + i));
+    const fake = new FakeModel(script(tokens, frames));
+    const segs = await streamPcm(floatToS16le(audio(2.4)), { model: fake.asLoadedModel(), language: 'fr', minChunkSize: 1.2 });
+    const text = segs.map((x) => x.text).join('');
+    assert.equal(text, ' Œuvre');
+    for (const x of segs) assert.ok(!x.text.includes('\ufffd'), x.text);
+  });
+
+  it('beam search keeps the policy on the best hypothesis', async () => {
+    const probe = new FakeModel([]);
+    const [a, b, c] = words(probe, ' Bonjour', ' à', ' vous');
+    const fake = new FakeModel(script([a!, b!, c!], [5, 15, 25]));
+    const u = await new AlignAttSession(fake.asLoadedModel(), { language: 'fr', beams: 3 }).process(audio(1.2));
+    assert.deepEqual(u.tokens, [a, b, c]);
+    assert.equal(u.stop, 'eot');
+  });
+});
