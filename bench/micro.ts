@@ -2,7 +2,9 @@
 // tokenizer. Usage: npm run bench [-- --model FILE]   (default: the reference model in test/fixtures)
 import path from 'node:path';
 import { bench, do_not_optimize, run } from 'mitata';
+import { StreamingLogMel } from '../lib/audio/streaming-mel.js';
 import { loadModel } from '../lib/model/load-model.js';
+import { AttentionTracker } from '../lib/policy/attention.js';
 import { ROOT, tempDir } from '../test/helpers/fixtures.js';
 
 const arg = process.argv.indexOf('--model');
@@ -25,6 +27,21 @@ bench('encoder, one 30 s window', async () => do_not_optimize(await lm.model.enc
 bench('decoder step (1 token, 4 cached)', async () =>
   do_not_optimize(await lm.model.decode({ tokens: [[50365 - 1000]], cache: primed.cache, audio: encoded })),
 );
+const streaming = new StreamingLogMel(lm.createMel());
+streaming.append(audio.subarray(0, 20 * 16000));
+bench('streaming log-mel, +1.2 s on a 20 s buffer', () => {
+  streaming.append(audio.subarray(0, 19200));
+  const w = streaming.window();
+  streaming.dropFront(19200);
+  return do_not_optimize(w);
+});
+const tracker = new AttentionTracker(lm.alignmentHeads.length);
+const attn = new Float32Array(lm.alignmentHeads.length * 1500).map((_, i) => ((i * 7919) % 1500) / 1500 / 750);
+for (let i = 0; i < 20; i++) tracker.add(attn, 1);
+bench('policy: most-attended frame (z-norm, median 7, mean)', () => {
+  tracker.add(attn, 1);
+  return do_not_optimize(tracker.mostAttendedFrame(1000));
+});
 bench('tokenizer encode, one sentence', () => do_not_optimize(tok.encode(text)));
 await run();
 await lm.release();

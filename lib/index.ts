@@ -6,6 +6,11 @@
  * const model = await loadModel({ modelPath: './small.pt' });
  * const { text } = await transcribeOffline(model, readAudioFile('call.wav').samples, { language: 'fr' });
  * ```
+ * Streaming (AlignAtt):
+ *
+ * ```ts
+ * fs.createReadStream("call.raw").pipe(transcriber({ model, language: "fr" })).pipe(process.stdout);
+ * ```
  * One loaded model is shared by any number of concurrent transcriptions.
  */
 export { ErrorCodes, SimulstreamError, CheckpointError, InvalidOptionError } from './errors.js';
@@ -32,3 +37,25 @@ export { transcribeOffline } from './decode/offline.js';
 export type { OfflineOptions, OfflineResult, OfflineWindow } from './decode/offline.js';
 export { detectLanguage } from './decode/language.js';
 export type { LanguageDetection } from './decode/language.js';
+export { transcriber, LineEncoder } from './stream/transcriber.js';
+export type { Transcriber, TranscriberOptions } from './stream/transcriber.js';
+export { PcmValidator, EXPECTED_PCM } from './stream/pcm-validator.js';
+export { ChunkBuffer } from './stream/chunk-buffer.js';
+export type { AudioChunk } from './stream/chunk-buffer.js';
+export { AlignAttDecoder } from './stream/align-att-decoder.js';
+export { SegmentFormatter } from './stream/segment-formatter.js';
+export type { RawSegment } from './stream/segment-formatter.js';
+export { Utf8Carry } from './stream/utf8-carry.js';
+export type { Segment } from './stream/utf8-carry.js';
+export { formatLine } from './stream/line-format.js';
+export { streamPcm, floatToS16le } from './stream/run-transcriber.js';
+export type { StreamRunOptions } from './stream/run-transcriber.js';
+export { AlignAttSession } from './decode/align-att.js';
+export type { AlignAttOptions, AlignAttUpdate, TimedWord, StopReason } from './decode/align-att.js';
+export { StreamingLogMel } from './audio/streaming-mel.js';
+export { evaluate } from './eval/evaluate.js';
+export type { EvalOptions, EvalReport, EvalMode, FileResult } from './eval/evaluate.js';
+export { readManifest } from './eval/manifest.js';
+export type { ManifestEntry } from './eval/manifest.js';
+export { werCounts, werPercent, wordErrors } from './eval/wer.js';
+export { normalizeFrench, normalizeEnglish, normalizeFor } from './eval/normalize.js';
