@@ -18,6 +18,8 @@ export const ErrorCodes = {
   ERR_CHECKSUM: 'the downloaded file does not match its checksum',
   ERR_ONNX_RUNTIME: 'ONNX Runtime failed',
   ERR_VOCABULARY: 'no vocabulary is available for this model',
+  ERR_ADDRESS_IN_USE: 'the server address is already in use',
+  ERR_WARMUP_FILE: 'the warm-up file is not available',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { SimulstreamError } from '../errors.js';
 import { modelsCommand } from './models.js';
 import { normalizeArgv } from './options.js';
+import { serveCommand } from './serve.js';
 import { type CliIo, transcribeCommand } from './transcribe.js';
 
 /** Builds the `simulstream` command line. Exit codes: 0 ok, 1 runtime error, 2 usage error. */
@@ -13,6 +14,7 @@ export function buildCli(io: CliIo = { stdout: process.stdout, stderr: process.s
     .exitOverride();
   program.addCommand(transcribeCommand(io).exitOverride());
   program.addCommand(modelsCommand(io).exitOverride());
+  program.addCommand(serveCommand(io).exitOverride());
   return program;
 }
 

@@ -35,6 +35,8 @@ export interface AlignAttOptions {
   readonly maxContextTokens?: number;
   /** Repetition guard: most committed tokens per second of buffered audio. Default 22.5. */
   readonly maxTokensPerSecond?: number;
+  /** Shares the model with other streams (one iteration is one unit of work). */
+  readonly scheduler?: { run<T>(work: () => Promise<T>): Promise<T> };
 }
 
 /** A committed word with its times in the stream (seconds), from its tokens' most-attended frames. */
@@ -88,7 +90,7 @@ interface Hypothesis {
  * context.
  */
 export class AlignAttSession {
-  readonly options: Required<Omit<AlignAttOptions, 'initPrompt' | 'staticInitPrompt' | 'maxContextTokens'>> & {
+  readonly options: Required<Omit<AlignAttOptions, 'initPrompt' | 'staticInitPrompt' | 'maxContextTokens' | 'scheduler'>> & {
     readonly maxContextTokens: number;
   };
   private readonly mel: StreamingLogMel;
@@ -101,6 +103,7 @@ export class AlignAttSession {
   private language: string | null;
   private readonly alwaysSuppressed: number[];
   private readonly initPrompt: string;
+  private readonly scheduler: AlignAttOptions['scheduler'];
   private readonly staticPrompt: string;
   private clock = 0;
   /** Iterations stopped by the repetition guard (a decoding loop was cut). */
@@ -136,6 +139,7 @@ export class AlignAttSession {
     if (this.options.audioMinLen > this.options.audioMaxLen) {
       throw new InvalidOptionError('--audio_min_len', 'audio_min_len must be smaller than audio_max_len');
     }
+    this.scheduler = opts.scheduler;
     this.initPrompt = opts.initPrompt ?? '';
     this.staticPrompt = opts.staticInitPrompt ?? '';
     this.language = !tok.multilingual ? 'en' : language === 'auto' ? null : language;
@@ -229,7 +233,11 @@ export class AlignAttSession {
     return [s.sot, tok.languageToken(language), this.options.task === 'translate' ? s.translate : s.transcribe, s.noTimestamps];
   }
 
-  private async iterate(chunk: Float32Array, isLast: boolean): Promise<AlignAttUpdate> {
+  private iterate(chunk: Float32Array, isLast: boolean): Promise<AlignAttUpdate> {
+    return this.scheduler ? this.scheduler.run(() => this.iterateNow(chunk, isLast)) : this.iterateNow(chunk, isLast);
+  }
+
+  private async iterateNow(chunk: Float32Array, isLast: boolean): Promise<AlignAttUpdate> {
     const started = performance.now();
     this.insert(chunk, isLast);
     const done = (tokens: number[], frames: number[], stop: StopReason): AlignAttUpdate =>

@@ -1,0 +1,101 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { readAudioFile } from '../audio/wav.js';
+import { AlignAttSession } from '../decode/align-att.js';
+import { InvalidOptionError, SimulstreamError } from '../errors.js';
+import { defaultModelsDir, loadModel } from '../model/load-model.js';
+import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
+import { createServer } from '../server/server.js';
+import { floatArg, intArg } from './options.js';
+import { addPolicyOptions, policyOptions } from './policy-options.js';
+import type { CliIo } from './transcribe.js';
+
+const NOT_WARMED = 'Whisper is not warmed up. The first chunk processing may take longer.';
+
+/** `--model NAME`: a model file already in the cache (the catalog and `models pull` fill it). */
+function modelFromCache(name: string, dir: string): string {
+  const candidates = [`${name}.pt`, `ggml-${name}.bin`, name].map((f) => path.join(dir, f));
+  const hit = candidates.find((f) => fs.existsSync(f));
+  if (!hit) {
+    throw new SimulstreamError(
+      'ERR_MODEL_NOT_FOUND',
+      `model "${name}" is not in ${dir}; put ${name}.pt (OpenAI) or ggml-${name}.bin (whisper.cpp) there, or pass --model_path FILE`,
+    );
+  }
+  return hit;
+}
+
+export function serveCommand(io: CliIo, signals = true): Command {
+  const cmd = new Command('serve')
+    .description('SimulStreaming-compatible TCP server: raw s16le 16 kHz mono in, "start_ms end_ms text" lines out; many clients at once')
+    .option('--host <host>', 'address to listen on', 'localhost')
+    .option('--port <n>', 'TCP port', intArg(0, 65535), 43007)
+    .option('--warmup-file <file>', 'a speech file whose first second is decoded at start so the first client is fast')
+    .option('--model_path <file>', 'OpenAI .pt or whisper.cpp ggml model file', './large-v3.pt')
+    .option('--model <name>', 'a model by name from the cache (e.g. small, large-v3)')
+    .option('--alignment_heads <spec>', 'alignment heads "layer,head;layer,head" (default: the model\'s official ones)')
+    .option('--models-dir <dir>', 'model and compiled-graph cache (default $SIMULSTREAM_MODELS or ~/.cache/simulstream)')
+    .addOption(new Option('-l, --log-level <level>', 'log level').choices([...LOG_LEVELS]).default('DEBUG'))
+    .option('--out-txt', 'output "start_ms end_ms text" lines (the default here)')
+    .option('--json', 'output SimulStreaming\'s JSON objects instead of text lines', false)
+    .option('--vac', 'voice activity control (Silero VAD)', false)
+    .option('--vac-chunk-size <s>', 'VAC chunk size', floatArg(0.01, 1), 0.04)
+    .option('--max-connections <n>', 'most simultaneous clients', intArg(1, 10000), 64)
+    .option('--idle-timeout <s>', 'finish and close a client silent this long (0: never)', floatArg(0), 0)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
+    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
+  addPolicyOptions(cmd);
+  return cmd.action(async (o: Record<string, unknown>) => {
+    const policy = policyOptions(o);
+    if (o.vac) throw new InvalidOptionError('--vac', 'voice activity control is not available yet in simulstream; run without --vac');
+    const log = createLogger(io.stderr, o.logLevel as LogLevel);
+    const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
+    const modelPath = o.model ? modelFromCache(o.model as string, cacheDir) : (o.model_path as string);
+    if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
+      log.critical(`The warm up file is not available. ${NOT_WARMED}`);
+      throw new SimulstreamError('ERR_WARMUP_FILE', `${o.warmupFile as string}: no such file`);
+    }
+    const lm = await loadModel({
+      modelPath,
+      cacheDir,
+      ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}),
+      device: o.device as 'cpu' | 'cuda',
+      threads: o.threads as number,
+      log: (m) => log.info(m),
+    });
+    if (o.warmupFile) {
+      const samples = readAudioFile(o.warmupFile as string).samples.subarray(0, 16000);
+      await new AlignAttSession(lm, policy).finish(samples);
+      log.info('Whisper is warmed up.');
+    } else log.warning(NOT_WARMED);
+    const server = createServer({
+      ...policy,
+      model: lm,
+      host: o.host as string,
+      port: o.port as number,
+      format: o.json ? 'json' : 'text',
+      maxConnections: o.maxConnections as number,
+      idleTimeout: o.idleTimeout as number,
+      logger: log,
+      echo: io.stderr,
+    });
+    try {
+      await server.listen();
+    } catch (err) {
+      await lm.release();
+      throw err;
+    }
+    await new Promise<void>((resolve) => {
+      const stop = (sig: string): void => {
+        log.info(`${sig}: finishing ${server.connections} open stream(s)`);
+        void server.close().then(resolve);
+      };
+      if (signals) {
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      }
+    });
+    await lm.release();
+  });
+}

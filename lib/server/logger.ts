@@ -1,0 +1,30 @@
+/** Log levels, as Python's logging names them (SimulStreaming's `--log-level`). */
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Logger {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warning(msg: string): void;
+  error(msg: string): void;
+  critical(msg: string): void;
+}
+
+function stamp(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** `2024-11-16 15:12:34 | whisper_server | INFO | message`, to a stream, from `level` up. */
+export function createLogger(out: NodeJS.WritableStream, level: LogLevel = 'DEBUG', name = 'whisper_server'): Logger {
+  const min = LOG_LEVELS.indexOf(level);
+  const at =
+    (l: LogLevel) =>
+    (msg: string): void => {
+      if (LOG_LEVELS.indexOf(l) >= min) out.write(`${stamp(new Date())} | ${name} | ${l} | ${msg}\n`);
+    };
+  return { debug: at('DEBUG'), info: at('INFO'), warning: at('WARNING'), error: at('ERROR'), critical: at('CRITICAL') };
+}
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = { debug() {}, info() {}, warning() {}, error() {}, critical() {} };

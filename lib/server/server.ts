@@ -1,0 +1,172 @@
+import net from 'node:net';
+import type { AlignAttOptions } from '../decode/align-att.js';
+import { SimulstreamError } from '../errors.js';
+import type { LoadedModel } from '../model/load-model.js';
+import { transcriber, type Transcriber } from '../stream/transcriber.js';
+import type { Segment } from '../stream/utf8-carry.js';
+import { encodeError, encodeSegment, type OutputFormat } from './line-protocol.js';
+import { silentLogger, type Logger } from './logger.js';
+import { Scheduler } from './scheduler.js';
+
+export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
+  readonly model: LoadedModel;
+  /** Default `localhost`. */
+  readonly host?: string;
+  /** Default 43007; 0 picks a free port. */
+  readonly port?: number;
+  /** Seconds of audio per policy iteration. Default 1.2. */
+  readonly minChunkSize?: number;
+  /** Output lines: `text` (`start_ms end_ms text`, default) or `json`. */
+  readonly format?: OutputFormat;
+  /** Most simultaneous clients; more are refused (logged). Default 64. */
+  readonly maxConnections?: number;
+  /** Seconds without data after which a client's stream is finished and closed (0: never). Default 0. */
+  readonly idleTimeout?: number;
+  /** Policy iterations that may run at once (default 1: ONNX Runtime already uses every core). */
+  readonly parallelIterations?: number;
+  readonly logger?: Logger;
+  /** Where each emitted line is echoed (SimulStreaming prints them on stderr). */
+  readonly echo?: NodeJS.WritableStream;
+}
+
+export interface SimulstreamServer {
+  /** Starts listening; resolves with the bound address. */
+  listen(): Promise<net.AddressInfo>;
+  /** Stops accepting, finishes every open stream (final pass, remaining lines), closes. */
+  close(): Promise<void>;
+  /** Clients connected now. */
+  readonly connections: number;
+  readonly scheduler: Scheduler;
+}
+
+interface Client {
+  readonly socket: net.Socket;
+  readonly tr: Transcriber;
+  readonly done: Promise<void>;
+  /** Ends the client's audio: final pass, remaining lines, close. */
+  readonly finish: () => void;
+}
+
+/** SimulStreaming's TCP server protocol, for many clients at once over one model. */
+export function createServer(options: ServerOptions): SimulstreamServer {
+  const log = options.logger ?? silentLogger;
+  const host = options.host ?? 'localhost';
+  const port = options.port ?? 43007;
+  const format = options.format ?? 'text';
+  const maxConnections = options.maxConnections ?? 64;
+  const scheduler = new Scheduler(options.parallelIterations ?? 1);
+  const clients = new Set<Client>();
+  let closing = false;
+
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const peer = `('${socket.remoteAddress}', ${socket.remotePort})`;
+    if (closing || clients.size >= maxConnections) {
+      log.warning(`Refusing client on ${peer}: ${closing ? 'shutting down' : `--max-connections ${maxConnections} reached`}`);
+      socket.destroy();
+      return;
+    }
+    log.info(`Connected to client on ${peer}`);
+    clients.add(serve(socket, peer));
+  });
+
+  function serve(socket: net.Socket, peer: string): Client {
+    const opened = performance.now();
+    const tr = transcriber({ ...options, objectMode: true, scheduler });
+    let finished = false;
+    let ending = false;
+    const finish = (): void => {
+      if (ending || finished) return;
+      ending = true;
+      tr.end();
+    };
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const client: Client = { socket, tr, done, finish };
+    const cleanup = (): void => {
+      if (!clients.delete(client)) return;
+      resolveDone();
+    };
+
+    tr.on('data', (seg: Segment) => {
+      const line = encodeSegment(seg, format, (performance.now() - opened) / 1000);
+      options.echo?.write(format === 'text' ? line : `${line}`);
+      if (!socket.destroyed) socket.write(line);
+    });
+    tr.on('end', () => {
+      finished = true;
+      socket.end(() => log.info('Connection to client closed'));
+      cleanup();
+    });
+    tr.on('error', (err: Error) => {
+      const code = err instanceof SimulstreamError ? err.code : 'ERR_INTERNAL';
+      log.error(`Client ${peer}: ${err.message}`);
+      if (!socket.destroyed) {
+        if (format === 'json') socket.write(encodeError(code, err.message));
+        socket.end();
+      }
+      finished = true;
+      cleanup();
+    });
+
+    socket.on('data', (b: Buffer) => {
+      if (finished || ending) return;
+      if (!tr.write(b)) {
+        socket.pause();
+        tr.once('drain', () => socket.resume());
+      }
+    });
+    // the client half-closed: final pass, remaining lines, then we close
+    socket.on('end', finish);
+    socket.on('error', (err) => log.debug(`Client ${peer}: ${err.message}`));
+    socket.on('close', () => {
+      if (!finished) {
+        // vanished mid-stream: free its state at once
+        log.info(`Client ${peer} disconnected`);
+        finished = true;
+        tr.destroy();
+        cleanup();
+      }
+    });
+    if (options.idleTimeout && options.idleTimeout > 0) {
+      socket.setTimeout(options.idleTimeout * 1000, () => {
+        if (finished) return;
+        log.warning(`Client ${peer} idle for ${options.idleTimeout} s: finishing its stream`);
+        finish();
+      });
+    }
+    return client;
+  }
+
+  return {
+    scheduler,
+    get connections() {
+      return clients.size;
+    },
+    listen: () =>
+      new Promise((resolve, reject) => {
+        const onError = (err: NodeJS.ErrnoException): void => {
+          server.off('listening', onListening);
+          if (err.code === 'EADDRINUSE') {
+            reject(new SimulstreamError('ERR_ADDRESS_IN_USE', `Address already in use: ${host}:${port} (another server is listening there; choose another with --port)`));
+          } else reject(err);
+        };
+        const onListening = (): void => {
+          server.off('error', onError);
+          const a = server.address() as net.AddressInfo;
+          log.info(`Listening on ${host}:${a.port}`);
+          resolve(a);
+        };
+        server.once('error', onError);
+        server.once('listening', onListening);
+        server.listen(port, host);
+      }),
+    close: async () => {
+      closing = true;
+      const stopped = new Promise<void>((r) => server.close(() => r()));
+      for (const c of clients) c.finish();
+      await Promise.all([...clients].map((c) => c.done));
+      await stopped;
+      log.info('Connection closed, terminating.');
+    },
+  };
+}
