@@ -56,6 +56,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
   const maxConnections = options.maxConnections ?? 64;
   const scheduler = new Scheduler(options.parallelIterations ?? 1);
   const clients = new Set<Client>();
+  const sockets = new Set<net.Socket>();
   let closing = false;
 
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -66,6 +67,8 @@ export function createServer(options: ServerOptions): SimulstreamServer {
       return;
     }
     log.info(`Connected to client on ${peer}`);
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     clients.add(serve(socket, peer));
   });
 
@@ -95,6 +98,8 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     tr.on('end', () => {
       finished = true;
       socket.end(() => log.info('Connection to client closed'));
+      // a client that keeps its side open after our last line is let go after a grace period
+      setTimeout(() => socket.destroy(), 2000).unref();
       cleanup();
     });
     tr.on('error', (err: Error) => {
@@ -165,6 +170,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
       const stopped = new Promise<void>((r) => server.close(() => r()));
       for (const c of clients) c.finish();
       await Promise.all([...clients].map((c) => c.done));
+      for (const s of sockets) s.end(() => s.destroy());
       await stopped;
       log.info('Connection closed, terminating.');
     },
