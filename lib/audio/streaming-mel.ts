@@ -43,18 +43,14 @@ export class StreamingLogMel {
     count = Math.min(count, this.n);
     this.audio.copyWithin(0, count, this.n);
     this.n -= count;
-    if (count % HOP_LENGTH === 0) {
-      const shift = count / HOP_LENGTH;
+    const shift = count / HOP_LENGTH;
+    const keep = this.valid - shift;
+    if (Number.isInteger(shift) && keep > 2) {
+      // cached frames shift with the audio; frames 0 and 1 reflect around the new first sample
       const m = this.mel.nMels;
-      // frames 0 and 1 reflect around the (new) first sample: recompute them
-      const keep = Math.max(0, this.valid - shift);
-      this.frames.copyWithin(0, shift * m, (shift + keep) * m);
-      this.valid = Math.min(keep, 2);
-      if (keep > 2) {
-        // frames 2.. are unaffected by the start reflection; keep them, redo 0 and 1
-        for (let t = 0; t < 2; t++) this.mel.logFrame(this.audio, this.n, t, this.frames);
-        this.valid = keep;
-      } else this.valid = 0;
+      this.frames.copyWithin(0, shift * m, this.valid * m);
+      for (let t = 0; t < 2; t++) this.mel.logFrame(this.audio, this.n, t, this.frames);
+      this.valid = keep;
     } else this.valid = 0;
   }
 

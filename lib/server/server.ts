@@ -92,7 +92,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
 
     tr.on('data', (seg: Segment) => {
       const line = encodeSegment(seg, format, (performance.now() - opened) / 1000);
-      options.echo?.write(format === 'text' ? line : `${line}`);
+      options.echo?.write(line);
       if (!socket.destroyed) socket.write(line);
     });
     tr.on('end', () => {
