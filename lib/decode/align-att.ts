@@ -314,16 +314,19 @@ export class AlignAttSession {
       const best = candidates[0]!;
       if (best.token === eot) return { tokens: best.parent.tokens, frames: best.parent.frames, stop: 'eot' };
       const chosen = candidates.filter((c) => c.token !== eot).slice(0, B);
-      const usage = new Map<Hypothesis, number>();
+      // the most-attended frame of a new token comes from the row that predicted it: once per parent
+      const frameOf = new Map<Hypothesis, number>();
       const next: Hypothesis[] = chosen.map((c, i) => {
-        const used = usage.get(c.parent) ?? 0;
-        usage.set(c.parent, used + 1);
-        const tracker = used === 0 ? c.parent.tracker : c.parent.tracker.clone();
-        return { tokens: [...c.parent.tokens, c.token], frames: c.parent.frames, tracker, score: c.score, row: i };
+        let frame = frameOf.get(c.parent);
+        const shared = frame !== undefined;
+        if (frame === undefined) {
+          frame = c.parent.tracker.mostAttendedFrame(content);
+          frameOf.set(c.parent, frame);
+        }
+        const tracker = shared ? c.parent.tracker.clone() : c.parent.tracker;
+        return { tokens: [...c.parent.tokens, c.token], frames: [...c.parent.frames, frame], tracker, score: c.score, row: i };
       });
-      // most-attended frame of each new token (from the row that predicted it)
-      const withFrames = next.map((h) => ({ ...h, frames: [...h.frames, h.tracker.mostAttendedFrame(content)] }));
-      const top = withFrames[0]!;
+      const top = next[0]!;
       const f = top.frames[top.frames.length - 1]!;
       const previous = top.tokens.length > 1 ? top.tokens[top.tokens.length - 2]! : (prefix[prefix.length - 1] ?? eot);
       if (!isLast && this.lastAttend - f > this.options.rewindThreshold) {
@@ -343,7 +346,7 @@ export class AlignAttSession {
         return { tokens: top.tokens.slice(0, keep), frames: top.frames.slice(0, keep), stop: 'repetition' };
       }
       if (top.tokens.length >= cap) return { tokens: top.tokens, frames: top.frames, stop: 'cap' };
-      hyps = withFrames;
+      hyps = next;
       const order = chosen.map((c) => c.parent.row);
       const identity = order.length === rowCount && order.every((r, i) => r === i);
       cache = identity ? out.cache : model.selectCache(out.cache, order);
