@@ -3,23 +3,16 @@
 //   npm run eval -- --manifest FILE.jsonl [--model_path M] [--mode offline|streaming|both] [--json]
 // Defaults: the toy model bundled in test/fixtures and its held-out set in ../shared (else the
 // four bundled clips).
-import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { floatArg, intArg } from '../lib/cli/options.js';
 import { evaluate, type EvalMode, type EvalReport } from '../lib/eval/evaluate.js';
 import { readManifest, type ManifestEntry } from '../lib/eval/manifest.js';
 import { loadModel } from '../lib/model/load-model.js';
-import { FIXTURES, SHARED } from '../test/helpers/fixtures.js';
-
-const TOY = path.join(FIXTURES, 'toy');
+import { SHARED, TOY, toyClipsManifest } from '../test/helpers/fixtures.js';
 
 function defaultManifest(): ManifestEntry[] {
-  if (SHARED) return readManifest(path.join(SHARED, 'toy-whisper/test/manifest.jsonl'));
-  return ['fr-000', 'fr-001', 'en-000', 'en-001'].map((n) => {
-    const ref = JSON.parse(fs.readFileSync(path.join(TOY, `${n}.reference.json`), 'utf8')) as { reference_text: string; language: string };
-    return { audio: path.join(TOY, `${n}.wav`), text: ref.reference_text, language: ref.language };
-  });
+  return SHARED ? readManifest(path.join(SHARED, 'toy-whisper/test/manifest.jsonl')) : toyClipsManifest();
 }
 
 function table(r: EvalReport): string {

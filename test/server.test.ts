@@ -3,22 +3,17 @@ import net from 'node:net';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { readAudioFile } from '../lib/audio/wav.js';
 import { main } from '../lib/cli/main.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { createLogger } from '../lib/server/logger.js';
 import { createServer, type SimulstreamServer } from '../lib/server/server.js';
-import { floatToS16le, streamPcm } from '../lib/stream/run-transcriber.js';
+import { streamPcm } from '../lib/stream/run-transcriber.js';
 import { formatLine } from '../lib/stream/line-format.js';
-import { FIXTURES, testCacheDir } from './helpers/fixtures.js';
+import { TOY, TOY_CLIPS, testCacheDir, toyPcm } from './helpers/fixtures.js';
 
-const TOY = path.join(FIXTURES, 'toy');
-const FILES = ['fr-000.wav', 'fr-001.wav', 'en-000.wav', 'en-001.wav'];
+const FILES = TOY_CLIPS.map((n) => `${n}.wav`);
 const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
 
-function pcm(name: string): Buffer {
-  return floatToS16le(readAudioFile(path.join(TOY, name)).samples);
-}
 
 /** Like `nc`: connect, write everything (in pieces), half-close, read until the server closes. */
 function ncClient(port: number, data: Buffer, opts: { piece?: number; halfClose?: boolean } = {}): Promise<string> {
@@ -50,7 +45,7 @@ describe('simulstream serve', () => {
     server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, logger: createLogger(log, 'DEBUG') });
     port = (await server.listen()).port;
     for (const f of FILES) {
-      const segs = await streamPcm(pcm(f), { model: lm, ...OPTS });
+      const segs = await streamPcm(toyPcm(f), { model: lm, ...OPTS });
       expected.set(f, segs.map((s) => formatLine(s.startMs, s.endMs, s.text)).join(''));
     }
   });
@@ -60,7 +55,7 @@ describe('simulstream serve', () => {
   });
 
   it('answers an nc-style client with the lines `transcribe` prints, and logs like SimulStreaming', async () => {
-    const out = await ncClient(port, pcm('fr-000.wav'));
+    const out = await ncClient(port, toyPcm('fr-000.wav'));
     assert.equal(out, expected.get('fr-000.wav'));
     assert.ok(out.length > 0);
     assert.match(logText, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| whisper_server \| INFO \| Listening on 127\.0\.0\.1:\d+$/mu);
@@ -69,19 +64,19 @@ describe('simulstream serve', () => {
   });
 
   it('carries odd bytes split across packets', async () => {
-    assert.equal(await ncClient(port, pcm('fr-001.wav'), { piece: 333 }), expected.get('fr-001.wav'));
+    assert.equal(await ncClient(port, toyPcm('fr-001.wav'), { piece: 333 }), expected.get('fr-001.wav'));
   });
 
   it('serves 8 clients at once, each its own transcript', async () => {
     const files = [...FILES, ...FILES];
-    const outs = await Promise.all(files.map((f) => ncClient(port, pcm(f), { piece: 4001 })));
+    const outs = await Promise.all(files.map((f) => ncClient(port, toyPcm(f), { piece: 4001 })));
     outs.forEach((o, i) => assert.equal(o, expected.get(files[i]!), files[i]));
     assert.equal(server.connections, 0);
   });
 
   it('rejects a WAV header with a logged error and keeps serving', async () => {
-    const wav = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WAVEfmt '), pcm('fr-000.wav')]);
-    const [bad, good] = await Promise.all([ncClient(port, wav), ncClient(port, pcm('en-000.wav'))]);
+    const wav = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WAVEfmt '), toyPcm('fr-000.wav')]);
+    const [bad, good] = await Promise.all([ncClient(port, wav), ncClient(port, toyPcm('en-000.wav'))]);
     assert.equal(bad, '');
     assert.equal(good, expected.get('en-000.wav'));
     assert.match(logText, /\| ERROR \| Client \('127\.0\.0\.1', \d+\): the audio starts with a WAV \(RIFF\/WAVE\) header; expected raw PCM/u);
@@ -90,7 +85,7 @@ describe('simulstream serve', () => {
   it('survives a client that vanishes mid-stream, one that sends nothing, and one that sends garbage', async () => {
     const vanish = new Promise<void>((resolve) => {
       const s = net.connect({ port, host: '127.0.0.1' }, () => {
-        s.write(pcm('fr-000.wav').subarray(0, 40000));
+        s.write(toyPcm('fr-000.wav').subarray(0, 40000));
         setTimeout(() => {
           s.resetAndDestroy(); // gone without a goodbye (TCP reset)
           resolve();
@@ -103,7 +98,7 @@ describe('simulstream serve', () => {
       vanish,
       ncClient(port, Buffer.alloc(0)),
       ncClient(port, garbage),
-      ncClient(port, pcm('en-001.wav')),
+      ncClient(port, toyPcm('en-001.wav')),
     ]);
     assert.equal(nothing, '');
     assert.match(junk, /^(\d+ \d+ .*\n)*$/u);
@@ -116,7 +111,7 @@ describe('simulstream serve', () => {
   it('finishes open streams on shutdown: the client gets its last lines', async () => {
     const s2 = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS });
     const p2 = (await s2.listen()).port;
-    const out = ncClient(p2, pcm('fr-000.wav'), { halfClose: false });
+    const out = ncClient(p2, toyPcm('fr-000.wav'), { halfClose: false });
     await new Promise((r) => setTimeout(r, 300));
     await s2.close();
     assert.equal(await out, expected.get('fr-000.wav'));
@@ -127,7 +122,7 @@ describe('simulstream serve', () => {
     await assert.rejects(s2.listen(), (e: Error & { code?: string }) => e.code === 'ERR_ADDRESS_IN_USE' && /--port/u.test(e.message));
     const s3 = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, format: 'json' });
     const p3 = (await s3.listen()).port;
-    const out = await ncClient(p3, pcm('fr-000.wav'));
+    const out = await ncClient(p3, toyPcm('fr-000.wav'));
     await s3.close();
     const objs = out.trim().split('\n').map((l) => JSON.parse(l) as { start: number; end: number; text: string; tokens: number[]; words: unknown[]; emission_time: number });
     const text = expected.get('fr-000.wav')!.trim().split('\n');

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -7,20 +6,15 @@ import { readAudioFile } from '../lib/audio/wav.js';
 import { buildCli } from '../lib/cli/main.js';
 import { AlignAttSession } from '../lib/decode/align-att.js';
 import { evaluate } from '../lib/eval/evaluate.js';
-import { readManifest, type ManifestEntry } from '../lib/eval/manifest.js';
+import { readManifest } from '../lib/eval/manifest.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { repetitionStart } from '../lib/policy/repetition.js';
 import { floatToS16le, streamPcm } from '../lib/stream/run-transcriber.js';
 import { transcriber } from '../lib/stream/transcriber.js';
-import { FIXTURES, SHARED, SKIP_NO_SHARED, SKIP_SLOW, testCacheDir } from './helpers/fixtures.js';
+import { SHARED, SKIP_NO_SHARED, SKIP_SLOW, TOY, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
 
-const TOY = path.join(FIXTURES, 'toy');
 const MODEL = path.join(TOY, 'ggml-toy.bin');
 const HEADS = '1,2;1,3';
-
-function pcmOf(name: string): Buffer {
-  return floatToS16le(readAudioFile(path.join(TOY, name)).samples);
-}
 
 async function lines(lm: LoadedModel, pcm: Buffer, writeSize: number, opts: { language: string; minChunkSize?: number }): Promise<string> {
   const tr = transcriber({ model: lm, ...opts });
@@ -36,13 +30,6 @@ async function lines(lm: LoadedModel, pcm: Buffer, writeSize: number, opts: { la
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function fixtureManifest(): ManifestEntry[] {
-  return ['fr-000', 'fr-001', 'en-000', 'en-001'].map((n) => {
-    const ref = JSON.parse(fs.readFileSync(path.join(TOY, `${n}.reference.json`), 'utf8')) as { reference_text: string; language: string };
-    return { audio: path.join(TOY, `${n}.wav`), text: ref.reference_text, language: ref.language };
-  });
-}
-
 describe('streaming on the toy model', () => {
   let lm: LoadedModel;
   before(async () => {
@@ -53,7 +40,7 @@ describe('streaming on the toy model', () => {
   });
 
   it('gives identical output for 1-byte, 333-byte and 1-second writes', async () => {
-    const pcm = pcmOf('fr-001.wav');
+    const pcm = toyPcm('fr-001.wav');
     const opts = { language: 'fr', minChunkSize: 0.5 };
     const whole = await lines(lm, pcm, 32000, opts);
     assert.match(whole, /^(\d+ \d+ .*\n)+$/u);
@@ -63,7 +50,7 @@ describe('streaming on the toy model', () => {
 
   it('`simulstream transcribe` prints the same lines as the library pipeline', async () => {
     const file = path.join(TOY, 'fr-000.wav');
-    const expected = await lines(lm, pcmOf('fr-000.wav'), 1 << 20, { language: 'fr', minChunkSize: 0.5 });
+    const expected = await lines(lm, toyPcm('fr-000.wav'), 1 << 20, { language: 'fr', minChunkSize: 0.5 });
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let out = '';
@@ -98,7 +85,7 @@ describe('streaming on the toy model', () => {
   });
 
   it('streaming WER on the bundled clips is at most 2 points above offline', async () => {
-    const entries = fixtureManifest();
+    const entries = toyClipsManifest();
     const off = await evaluate(lm, entries, { mode: 'offline' });
     const on = await evaluate(lm, entries, { mode: 'streaming' });
     for (const lang of ['fr', 'en']) assert.ok(on.wer[lang]!.wer <= off.wer[lang]!.wer + 2, `${lang}: ${on.wer[lang]!.wer} vs ${off.wer[lang]!.wer}`);

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readAudioFile } from '../../lib/audio/wav.js';
+import { floatToS16le } from '../../lib/stream/run-transcriber.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root (tests run from dist/test/…). */
@@ -65,4 +67,21 @@ export interface ReferenceManifest {
 
 export function referenceManifest(): ReferenceManifest {
   return JSON.parse(fs.readFileSync(path.join(REF_FIXTURES, 'manifest.json'), 'utf8')) as ReferenceManifest;
+}
+
+/** The toy model's bundled clips (`test/fixtures/toy/`). */
+export const TOY = path.join(FIXTURES, 'toy');
+export const TOY_CLIPS = ['fr-000', 'fr-001', 'en-000', 'en-001'] as const;
+
+/** A manifest of the bundled toy clips, with their reference texts. */
+export function toyClipsManifest(): { audio: string; text: string; language: string }[] {
+  return TOY_CLIPS.map((n) => {
+    const ref = JSON.parse(fs.readFileSync(path.join(TOY, `${n}.reference.json`), 'utf8')) as { reference_text: string; language: string };
+    return { audio: path.join(TOY, `${n}.wav`), text: ref.reference_text, language: ref.language };
+  });
+}
+
+/** A bundled toy clip as raw s16le bytes, as a client would send it. */
+export function toyPcm(file: string): Buffer {
+  return floatToS16le(readAudioFile(path.join(TOY, file)).samples);
 }
