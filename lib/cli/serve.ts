@@ -3,10 +3,11 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { readAudioFile } from '../audio/wav.js';
 import { AlignAttSession } from '../decode/align-att.js';
-import { InvalidOptionError, SimulstreamError } from '../errors.js';
+import { SimulstreamError } from '../errors.js';
 import { defaultModelsDir, loadModel } from '../model/load-model.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
 import { createServer } from '../server/server.js';
+import { SileroVad } from '../vad/silero-vad.js';
 import { floatArg, intArg } from './options.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import type { CliIo } from './transcribe.js';
@@ -39,8 +40,8 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .addOption(new Option('-l, --log-level <level>', 'log level').choices([...LOG_LEVELS]).default('DEBUG'))
     .option('--out-txt', 'output "start_ms end_ms text" lines (the default here)')
     .option('--json', 'output SimulStreaming\'s JSON objects instead of text lines', false)
-    .option('--vac', 'voice activity control (Silero VAD)', false)
-    .option('--vac-chunk-size <s>', 'VAC chunk size', floatArg(0.01, 1), 0.04)
+    .option('--vac', 'voice activity control (Silero VAD): silence is not decoded, each utterance ends with a final pass', false)
+    .option('--vac-chunk-size <s>', 'VAC chunk size (accepted for compatibility: the VAD always looks at every 32 ms)', floatArg(0.01, 1), 0.04)
     .option('--max-connections <n>', 'most simultaneous clients', intArg(1, 10000), 64)
     .option('--idle-timeout <s>', 'finish and close a client silent this long (0: never)', floatArg(0), 0)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
@@ -48,7 +49,6 @@ export function serveCommand(io: CliIo, signals = true): Command {
   addPolicyOptions(cmd);
   return cmd.action(async (o: Record<string, unknown>) => {
     const policy = policyOptions(o);
-    if (o.vac) throw new InvalidOptionError('--vac', 'voice activity control is not available yet in simulstream; run without --vac');
     const log = createLogger(io.stderr, o.logLevel as LogLevel);
     const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
     const modelPath = o.model ? modelFromCache(o.model as string, cacheDir) : (o.model_path as string);
@@ -64,6 +64,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
       threads: o.threads as number,
       log: (m) => log.info(m),
     });
+    const vad = o.vac ? await SileroVad.load() : undefined;
     if (o.warmupFile) {
       const samples = readAudioFile(o.warmupFile as string).samples.subarray(0, 16000);
       await new AlignAttSession(lm, policy).finish(samples);
@@ -79,11 +80,12 @@ export function serveCommand(io: CliIo, signals = true): Command {
       idleTimeout: o.idleTimeout as number,
       logger: log,
       echo: io.stderr,
+      ...(vad ? { vad } : {}),
     });
     try {
       await server.listen();
     } catch (err) {
-      await lm.release();
+      await Promise.all([lm.release(), vad?.release()]);
       throw err;
     }
     await new Promise<void>((resolve) => {
@@ -96,6 +98,6 @@ export function serveCommand(io: CliIo, signals = true): Command {
         process.once('SIGTERM', () => stop('SIGTERM'));
       }
     });
-    await lm.release();
+    await Promise.all([lm.release(), vad?.release()]);
   });
 }

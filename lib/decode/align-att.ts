@@ -184,6 +184,16 @@ export class AlignAttSession {
     return u;
   }
 
+  /**
+   * Audio the stream received that the policy will not decode (silence under voice activity
+   * control, between utterances): the stream's clock and the next words' times move past it.
+   */
+  skip(samples: number): void {
+    if (this.mel.length > 0) throw new RangeError('skip() is only allowed between utterances (the buffer is not empty)');
+    this.received += samples;
+    this.offset = this.received / SAMPLE_RATE;
+  }
+
   /** Forgets the buffer, the committed tokens and the context (SimulStreaming's `refresh_segment`). */
   reset(): void {
     this.offset = this.received / SAMPLE_RATE;

@@ -7,6 +7,8 @@ import type { Segment } from '../stream/utf8-carry.js';
 import { encodeError, encodeSegment, type OutputFormat } from './line-protocol.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Scheduler } from './scheduler.js';
+import type { SileroVad } from '../vad/silero-vad.js';
+import type { VadIteratorOptions } from '../vad/vad-iterator.js';
 
 export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   readonly model: LoadedModel;
@@ -25,6 +27,9 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   /** Policy iterations that may run at once (default 1: ONNX Runtime already uses every core). */
   readonly parallelIterations?: number;
   readonly logger?: Logger;
+  /** Voice activity control (`--vac`): silence is not decoded, each utterance ends with a final pass. */
+  readonly vad?: SileroVad;
+  readonly vadOptions?: VadIteratorOptions;
   /** Where each emitted line is echoed (SimulStreaming prints them on stderr). */
   readonly echo?: NodeJS.WritableStream;
 }
@@ -91,7 +96,8 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     };
 
     tr.on('data', (seg: Segment) => {
-      const line = encodeSegment(seg, format, (performance.now() - opened) / 1000);
+      const line = encodeSegment(seg, format, (performance.now() - opened) / 1000, !!options.vad);
+      if (line === '') return;
       options.echo?.write(line);
       if (!socket.destroyed) socket.write(line);
     });

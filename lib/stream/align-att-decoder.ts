@@ -4,7 +4,7 @@ import type { AudioChunk } from './chunk-buffer.js';
 
 /**
  * Audio chunks → the policy's updates (one per chunk, possibly without tokens). The chunk marked
- * `last` runs the final pass; a stream that ends without one runs it on nothing.
+ * `last` (or `utteranceEnd`) runs the final pass; a stream that ends without one runs it on nothing.
  */
 export class AlignAttDecoder extends Transform {
   private finished = false;
@@ -18,8 +18,14 @@ export class AlignAttDecoder extends Transform {
       done();
       return;
     }
-    const run = chunk.last ? this.session.finish(chunk.samples) : this.session.process(chunk.samples);
+    if (chunk.gap) this.session.skip(chunk.gap);
     if (chunk.last) this.finished = true;
+    if (chunk.last && chunk.samples.length === 0 && this.session.bufferSeconds === 0) {
+      done(); // nothing left to decode (e.g. the stream ended in silence under voice activity control)
+      return;
+    }
+    const final = chunk.last || chunk.utteranceEnd === true;
+    const run = final ? this.session.finish(chunk.samples) : this.session.process(chunk.samples);
     run.then((u: AlignAttUpdate) => done(null, u), done);
   }
 

@@ -6,6 +6,10 @@ import { InvalidOptionError } from '../errors.js';
 export interface AudioChunk {
   readonly samples: Float32Array;
   readonly last: boolean;
+  /** The end of an utterance (voice activity control): final pass, then a fresh context. */
+  readonly utteranceEnd?: boolean;
+  /** Samples of silence before this chunk that are not decoded (voice activity control). */
+  readonly gap?: number;
 }
 
 /**

@@ -19,15 +19,19 @@ export interface RawSegment {
  */
 export class SegmentFormatter extends Transform {
   private lastEnd = Number.NEGATIVE_INFINITY;
+  private readonly utteranceEnds: boolean;
 
-  constructor() {
+  /** `utteranceEnds`: a final update without text still gives an (empty) segment, marking the end of an utterance. */
+  constructor(opts: { utteranceEnds?: boolean } = {}) {
     super({ objectMode: true });
+    this.utteranceEnds = opts.utteranceEnds ?? false;
   }
 
   override _transform(u: AlignAttUpdate, _enc: BufferEncoding, done: TransformCallback): void {
     if (u.bytes.length === 0 || u.words.length === 0) {
-      done();
-      return;
+      if (!(this.utteranceEnds && u.final)) return done();
+      const at = Math.max(this.lastEnd, u.audioEnd);
+      return done(null, { start: at, end: at, bytes: new Uint8Array(0), words: [], final: true, emitted: u.emitted } satisfies RawSegment);
     }
     const start = Math.max(Math.min(...u.words.map((w) => w.start)), this.lastEnd + 0.001);
     let end = u.final ? u.audioEnd : Math.max(...u.words.map((w) => w.end));

@@ -9,6 +9,9 @@ import { formatLine } from './line-format.js';
 import { PcmValidator } from './pcm-validator.js';
 import { SegmentFormatter } from './segment-formatter.js';
 import { Utf8Carry, type Segment } from './utf8-carry.js';
+import type { SileroVad } from '../vad/silero-vad.js';
+import type { VadIteratorOptions } from '../vad/vad-iterator.js';
+import { VoiceActivityGate } from './voice-activity-gate.js';
 
 export interface TranscriberOptions extends AlignAttOptions {
   /** The loaded model; one model serves any number of transcribers. */
@@ -17,6 +20,14 @@ export interface TranscriberOptions extends AlignAttOptions {
   readonly minChunkSize?: number;
   /** Yield `Segment` objects instead of `start_ms end_ms text\n` lines. */
   readonly objectMode?: boolean;
+  /**
+   * Voice activity control (SimulStreaming's `--vac`): only speech is decoded, and each end of
+   * speech runs the final pass and starts a fresh context. Load the detector once with
+   * `SileroVad.load()` and share it.
+   */
+  readonly vad?: SileroVad;
+  /** Tuning of the voice activity control (Silero's defaults: 0.5, 500 ms, 100 ms). */
+  readonly vadOptions?: VadIteratorOptions;
 }
 
 /** A transcriber: raw s16le 16 kHz mono bytes in, lines (or segments) out. */
@@ -24,7 +35,8 @@ export type Transcriber = Duplex & { readonly session: AlignAttSession };
 
 /**
  * The streaming pipeline as one Duplex:
- * `PcmValidator → ChunkBuffer → AlignAttDecoder → SegmentFormatter → Utf8Carry` (→ lines).
+ * `PcmValidator → ChunkBuffer → AlignAttDecoder → SegmentFormatter → Utf8Carry` (→ lines);
+ * with `vad`, a `VoiceActivityGate` takes the place of the `ChunkBuffer`.
  *
  * ```ts
  * fs.createReadStream('call.raw').pipe(transcriber({ model, language: 'fr' })).pipe(process.stdout);
@@ -34,9 +46,11 @@ export function transcriber(options: TranscriberOptions): Transcriber {
   const session = new AlignAttSession(options.model, options);
   const stages: Transform[] = [
     new PcmValidator(),
-    new ChunkBuffer(options.minChunkSize ?? 1.2),
+    options.vad
+      ? new VoiceActivityGate({ ...options.vadOptions, vad: options.vad, minChunkSize: options.minChunkSize ?? 1.2 })
+      : new ChunkBuffer(options.minChunkSize ?? 1.2),
     new AlignAttDecoder(session),
-    new SegmentFormatter(),
+    new SegmentFormatter({ utteranceEnds: !!options.vad }),
     new Utf8Carry(),
   ];
   if (!options.objectMode) stages.push(new LineEncoder());
@@ -54,6 +68,7 @@ export class LineEncoder extends Transform {
   }
 
   override _transform(seg: Segment, _enc: BufferEncoding, done: TransformCallback): void {
+    if (seg.text === '') return done(); // an utterance end without new text: no line
     done(null, Buffer.from(formatLine(seg.startMs, seg.endMs, seg.text), 'utf8'));
   }
 }

@@ -8,7 +8,7 @@ export interface Segment {
   readonly endMs: number;
   readonly text: string;
   readonly words: readonly TimedWord[];
-  /** The stream's last segment (the final pass). */
+  /** From a final pass: the end of the stream, or with voice activity control the end of an utterance. */
   readonly final: boolean;
   /** Emission time in the audio's clock (ms): the chunk's arrival plus the compute. */
   readonly emittedMs: number;
@@ -30,7 +30,8 @@ export class Utf8Carry extends Transform {
     const bytes = this.held.length ? Buffer.concat([this.held, seg.bytes]) : seg.bytes;
     const cut = bytes.length - incompleteTail(bytes);
     this.held = bytes.slice(cut);
-    if (cut === 0) {
+    // (an empty segment is an utterance-end marker and goes through)
+    if (cut === 0 && seg.bytes.length > 0) {
       done();
       return;
     }
