@@ -91,6 +91,7 @@ describe('Utf8Carry', () => {
   const seg = (bytes: number[], start: number): RawSegment => ({
     start,
     end: start + 0.5,
+    audioEnd: start + 1,
     bytes: Uint8Array.from(bytes),
     words: [],
     final: false,

@@ -32,6 +32,16 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   readonly vadOptions?: VadIteratorOptions;
   /** Where each emitted line is echoed (SimulStreaming prints them on stderr). */
   readonly echo?: NodeJS.WritableStream;
+  /** Called with every segment sent to a client (monitoring, storage, benchmarks). */
+  readonly onSegment?: (segment: Segment, client: ClientInfo) => void;
+}
+
+/** What {@link ServerOptions.onSegment} knows of the client. */
+export interface ClientInfo {
+  /** `('127.0.0.1', 54321)`, as the log lines print it. */
+  readonly peer: string;
+  /** When (`performance.now()`) the stream's audio up to `seconds` had arrived; NaN before it has. */
+  receivedAt(seconds: number): number;
 }
 
 export interface SimulstreamServer {
@@ -80,6 +90,8 @@ export function createServer(options: ServerOptions): SimulstreamServer {
   function serve(socket: net.Socket, peer: string): Client {
     const opened = performance.now();
     const tr = transcriber({ ...options, objectMode: true, scheduler });
+    const arrivals = new ArrivalClock();
+    const info: ClientInfo = { peer, receivedAt: (s) => arrivals.at(s) };
     let finished = false;
     let ending = false;
     const finish = (): void => {
@@ -97,6 +109,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
 
     tr.on('data', (seg: Segment) => {
       const line = encodeSegment(seg, format, (performance.now() - opened) / 1000, !!options.vad);
+      options.onSegment?.(seg, info);
       if (line === '') return;
       options.echo?.write(line);
       if (!socket.destroyed) socket.write(line);
@@ -121,6 +134,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
 
     socket.on('data', (b: Buffer) => {
       if (finished || ending) return;
+      arrivals.add(b.length);
       if (!tr.write(b)) {
         socket.pause();
         tr.once('drain', () => socket.resume());
@@ -181,4 +195,24 @@ export function createServer(options: ServerOptions): SimulstreamServer {
       log.info('Connection closed, terminating.');
     },
   };
+}
+
+/** When each point of a stream's audio arrived: a few hundred (bytes, time) marks, oldest dropped. */
+class ArrivalClock {
+  private bytes = 0;
+  private forgotten = 0;
+  private readonly marks: [number, number][] = [];
+
+  add(n: number): void {
+    this.bytes += n;
+    this.marks.push([this.bytes, performance.now()]);
+    if (this.marks.length > 512) this.forgotten = this.marks.splice(0, 256).at(-1)![0];
+  }
+
+  at(seconds: number): number {
+    const need = seconds * 32000;
+    if (need <= this.forgotten) return Number.NaN;
+    const m = this.marks.find(([b]) => b >= need);
+    return m ? m[1] : Number.NaN;
+  }
 }

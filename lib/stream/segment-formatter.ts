@@ -10,6 +10,8 @@ export interface RawSegment {
   readonly final: boolean;
   /** When it was emitted, in the audio's clock (seconds); see `AlignAttUpdate.emitted`. */
   readonly emitted: number;
+  /** The stream audio (seconds) the update had received. */
+  readonly audioEnd: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export class SegmentFormatter extends Transform {
     if (u.bytes.length === 0 || u.words.length === 0) {
       if (!(this.utteranceEnds && u.final)) return done();
       const at = Math.max(this.lastEnd, u.audioEnd);
-      return done(null, { start: at, end: at, bytes: new Uint8Array(0), words: [], final: true, emitted: u.emitted } satisfies RawSegment);
+      return done(null, { start: at, end: at, bytes: new Uint8Array(0), words: [], final: true, emitted: u.emitted, audioEnd: u.audioEnd } satisfies RawSegment);
     }
     const start = Math.max(Math.min(...u.words.map((w) => w.start)), this.lastEnd + 0.001);
     let end = u.final ? u.audioEnd : Math.max(...u.words.map((w) => w.end));
@@ -44,6 +46,7 @@ export class SegmentFormatter extends Transform {
       words: u.words,
       final: u.final,
       emitted: u.emitted,
+      audioEnd: u.audioEnd,
     };
     done(null, seg);
   }

@@ -12,6 +12,8 @@ export interface Segment {
   readonly final: boolean;
   /** Emission time in the audio's clock (ms): the chunk's arrival plus the compute. */
   readonly emittedMs: number;
+  /** The stream audio (ms) the policy had received when it produced this segment. */
+  readonly audioEndMs: number;
 }
 
 /**
@@ -42,6 +44,7 @@ export class Utf8Carry extends Transform {
       words: seg.words,
       final: seg.final,
       emittedMs: seg.emitted * 1000,
+      audioEndMs: seg.audioEnd * 1000,
     };
     done(null, out);
   }

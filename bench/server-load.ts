@@ -1,0 +1,204 @@
+// End-to-end load: N clients replay audio into the server at real-time pace, concurrently.
+//   npm run bench:server -- [--model toy|tiny|FILE] [--streams 8[,12,…]] [--seconds 60] [--find-max]
+// Reports, per N: every stream's 90th-percentile emission lag (from the moment the audio up to a
+// word's end reached the server to the moment its line was sent), lines, CPU use and memory. `--find-max` searches the largest N for which
+// every stream's p90 lag stays under --max-lag (2 s): doubling, then bisection.
+// Models: `toy` (test/fixtures, trained here), `tiny` (random weights of whisper tiny's shape:
+// same compute as the real tiny; its text is noise), or a .pt/ggml file.
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { readAudioFile } from '../lib/audio/wav.js';
+import { floatArg, intArg } from '../lib/cli/options.js';
+import { percentile } from '../lib/eval/lag.js';
+import { readManifest } from '../lib/eval/manifest.js';
+import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
+import { randomCheckpoint } from '../lib/model/random-checkpoint.js';
+import { createServer, type ClientInfo } from '../lib/server/server.js';
+import type { Segment } from '../lib/stream/utf8-carry.js';
+import { floatToS16le } from '../lib/stream/run-transcriber.js';
+import { SHARED, TOY, TOY_CLIPS, tempDir } from '../test/helpers/fixtures.js';
+
+interface RunResult {
+  readonly streams: number;
+  /** The worst stream's 90th-percentile lag (s). */
+  readonly worstP90: number;
+  readonly medianP90: number;
+  readonly maxLag: number;
+  readonly words: number;
+  readonly lines: number;
+  /** Process CPU time over wall time, in cores. */
+  readonly cpuCores: number;
+  /** Resident memory at the busiest point, MiB. */
+  readonly peakRssMiB: number;
+  /** (RSS with N streams open − RSS before) / N, MiB. */
+  readonly rssPerStreamMiB: number;
+  readonly ok: boolean;
+}
+
+/** Speech for the replays: the toy held-out clips (or the bundled four), 0.5 s apart. */
+function speechPool(): Float32Array[] {
+  const files = SHARED
+    ? readManifest(path.join(SHARED, 'toy-whisper/test/manifest.jsonl')).map((e) => e.audio).slice(0, 40)
+    : TOY_CLIPS.map((n) => path.join(TOY, `${n}.wav`));
+  return files.map((f) => readAudioFile(f).samples);
+}
+
+function replayAudio(pool: Float32Array[], seconds: number, first: number): Buffer {
+  const out = new Float32Array(Math.round(seconds * 16000));
+  let at = 0;
+  for (let k = first; at < out.length; k++) {
+    const clip = pool[k % pool.length]!;
+    out.set(clip.subarray(0, Math.min(clip.length, out.length - at)), at);
+    at += clip.length + 8000;
+  }
+  return floatToS16le(out);
+}
+
+/** One client: writes 100 ms every 100 ms (drift-corrected), half-closes, reads until the server closes. */
+function replay(port: number, pcm: Buffer, startDelay: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    setTimeout(() => {
+      const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      sock.setNoDelay(true);
+      sock.on('data', () => {});
+      sock.on('end', () => resolve());
+      sock.on('error', reject);
+      sock.on('connect', () => {
+        const t0 = performance.now();
+        const step = 3200; // 100 ms
+        let sent = 0;
+        const tick = (): void => {
+          const due = Math.min(pcm.length, Math.floor((performance.now() - t0) / 100 + 1) * step);
+          if (due > sent) {
+            sock.write(pcm.subarray(sent, due));
+            sent = due;
+          }
+          if (sent >= pcm.length) sock.end();
+          else setTimeout(tick, Math.max(0, t0 + (sent / step) * 100 - performance.now()));
+        };
+        tick();
+      });
+    }, startDelay);
+  });
+}
+
+async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSize: number; maxLag: number; language: string }): Promise<RunResult> {
+  // a word's emission lag: its line's emission − when the audio up to the word's end reached the
+  // server. Word ends are clamped into the chunk that produced the line: a model whose attention
+  // is not aligned (the toy and random models) cannot put a word outside the audio it was decoded from.
+  const lags = new Map<string, number[]>();
+  let lines = 0;
+  const onSegment = (seg: Segment, c: ClientInfo): void => {
+    const now = performance.now();
+    const end = seg.audioEndMs / 1000;
+    const list = lags.get(c.peer) ?? [];
+    lags.set(c.peer, list);
+    lines++;
+    for (const w of seg.words) {
+      const at = c.receivedAt(Math.min(end, Math.max(end - o.minChunkSize, w.end)));
+      if (!Number.isNaN(at)) list.push((now - at) / 1000);
+    }
+  };
+  const server = createServer({ model: lm, host: '127.0.0.1', port: 0, language: o.language, minChunkSize: o.minChunkSize, maxConnections: n + 1, onSegment });
+  const { port } = await server.listen();
+  const pool = speechPool();
+  (globalThis as { gc?: () => void }).gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  let peak = rssBefore;
+  let steady = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 250);
+  // memory with every stream open and its buffer filling: sampled halfway through
+  const half = setTimeout(() => {
+    (globalThis as { gc?: () => void }).gc?.();
+    steady = process.memoryUsage().rss;
+  }, (o.seconds / 2) * 1000 + 1000);
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  // streams start spread over one chunk interval, as unsynchronised calls would
+  await Promise.all(
+    Array.from({ length: n }, (_, i) => replay(port, replayAudio(pool, o.seconds, i * 3), (i * o.minChunkSize * 1000) / n)),
+  );
+  const wall = (performance.now() - wall0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  clearTimeout(half);
+  await server.close();
+  const all = [...lags.values()];
+  const p90s = all.map((l) => percentile(l, 90)).filter((x) => !Number.isNaN(x));
+  const worst = p90s.length ? Math.max(...p90s) : Number.NaN;
+  return {
+    streams: n,
+    worstP90: worst,
+    medianP90: percentile(p90s, 50),
+    maxLag: Math.max(0, ...all.flat()),
+    words: all.reduce((a, l) => a + l.length, 0),
+    lines,
+    cpuCores: (cpu.user + cpu.system) / 1e6 / wall,
+    peakRssMiB: peak / 2 ** 20,
+    rssPerStreamMiB: (Math.max(steady, rssBefore) - rssBefore) / 2 ** 20 / n,
+    ok: p90s.length === n && worst < o.maxLag,
+  };
+}
+
+function row(r: RunResult): string {
+  return `| ${String(r.streams).padStart(3)} | ${r.worstP90.toFixed(2)} s | ${r.medianP90.toFixed(2)} s | ${r.maxLag.toFixed(2)} s | ${String(r.words).padStart(5)} | ${r.cpuCores.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} MiB | ${r.rssPerStreamMiB.toFixed(1)} MiB | ${r.ok ? 'yes' : 'no'} |`;
+}
+
+const program = new Command('bench:server')
+  .option('--model <model>', 'toy, tiny (random weights, tiny\'s shape) or a .pt/ggml file', 'toy')
+  .option('--streams <list>', 'concurrent streams, comma-separated', '8')
+  .option('--seconds <s>', 'audio per stream', floatArg(5, 3600), 60)
+  .option('--min-chunk-size <s>', 'policy chunk', floatArg(0.1, 30), 1.2)
+  .option('--max-lag <s>', 'the p90 lag every stream must stay under', floatArg(0.1), 2)
+  .option('--find-max', 'search the largest N that keeps every stream under --max-lag', false)
+  .option('--from <n>', 'where --find-max starts doubling', intArg(1), 1)
+  .option('--threads <n>', 'ONNX Runtime intra-op threads (0: one per core)', intArg(0, 256), 0)
+  .option('--json', 'print the results as JSON', false)
+  .action(async (o: Record<string, unknown>) => {
+    const cacheDir = tempDir('simulstream-bench-');
+    const threads = o.threads as number;
+    const lm =
+      o.model === 'toy'
+        ? await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir, threads })
+        : o.model === 'tiny'
+          ? await loadModel({ checkpoint: randomCheckpoint('tiny'), cacheDir, threads })
+          : await loadModel({ modelPath: o.model as string, cacheDir, threads });
+    const opts = { seconds: o.seconds as number, minChunkSize: o.minChunkSize as number, maxLag: o.maxLag as number, language: 'fr' };
+    const cpus = os.cpus();
+    console.log(`model ${String(o.model)}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
+    console.log('| streams | worst p90 lag | median p90 | max lag | words | CPU (cores) | peak RSS | RSS / stream | p90 < ' + `${opts.maxLag} s |`);
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    await run(lm, 1, { ...opts, seconds: 5 }); // warm-up: ONNX Runtime's arenas, JIT
+    const results: RunResult[] = [];
+    const probe = async (n: number): Promise<RunResult> => {
+      const r = await run(lm, n, opts);
+      results.push(r);
+      console.log(row(r));
+      return r;
+    };
+    if (o.findMax) {
+      let good = 0;
+      let bad = 0;
+      for (let n = o.from as number; ; n *= 2) {
+        if ((await probe(n)).ok) good = n;
+        else {
+          bad = n;
+          break;
+        }
+        if (n >= 256) break;
+      }
+      while (bad && bad - good > 1) {
+        const mid = Math.floor((good + bad) / 2);
+        if ((await probe(mid)).ok) good = mid;
+        else bad = mid;
+      }
+      console.log(`largest N with every stream's p90 lag < ${opts.maxLag} s: ${good}`);
+    } else {
+      for (const n of String(o.streams).split(',').map(Number)) await probe(n);
+    }
+    if (o.json) console.log(JSON.stringify(results, null, 1));
+    await lm.release();
+  });
+await program.parseAsync(process.argv);
