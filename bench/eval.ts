@@ -1,6 +1,6 @@
 // Word error rate, latency and real-time factor over a manifest (JSON Lines of
 // {"audio": path, "text": reference, "language": "fr"}).
-//   npm run eval -- --manifest FILE.jsonl [--model_path M] [--mode offline|streaming|both] [--json]
+//   npm run eval -- --manifest FILE.jsonl [--model_path M] [--mode offline|streaming|both] [--quantize int8] [--json]
 // Defaults: the toy model bundled in test/fixtures and its held-out set in ../shared (else the
 // four bundled clips).
 import path from 'node:path';
@@ -32,13 +32,16 @@ const program = new Command('eval')
   .option('--min-chunk-size <s>', 'streaming chunk (s)', floatArg(0.01, 30), 1.2)
   .option('--frame_threshold <n>', 'AlignAtt frame threshold', intArg(0, 1500), 25)
   .option('--limit <n>', 'only the first N files', intArg(1))
+  .option('--quantize <type>', 'int8: 8-bit weights for the encoder and decoder matmuls')
   .option('--json', 'print the whole report as JSON', false)
   .action(async (o: Record<string, unknown>) => {
     let entries = o.manifest ? readManifest(o.manifest as string) : defaultManifest();
     if (o.limit) entries = entries.slice(0, o.limit as number);
     const isToy = path.basename(o.model_path as string) === 'ggml-toy.bin';
     const heads = (o.alignment_heads as string | undefined) ?? (isToy ? '1,2;1,3' : undefined);
-    const lm = await loadModel({ modelPath: o.model_path as string, ...(heads ? { alignmentHeads: heads } : {}) });
+    const precision = o.quantize === 'int8' ? 'int8' : 'fp32';
+    if (o.quantize && o.quantize !== 'int8') throw new Error('--quantize: only int8');
+    const lm = await loadModel({ modelPath: o.model_path as string, precision, ...(heads ? { alignmentHeads: heads } : {}) });
     const modes: EvalMode[] = o.mode === 'both' ? ['offline', 'streaming'] : [o.mode as EvalMode];
     const reports: EvalReport[] = [];
     for (const mode of modes) {

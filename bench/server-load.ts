@@ -17,6 +17,7 @@ import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { randomCheckpoint } from '../lib/model/random-checkpoint.js';
 import { createServer, type ClientInfo } from '../lib/server/server.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
+import { transcriber, type Transcriber } from '../lib/stream/transcriber.js';
 import { floatToS16le } from '../lib/stream/run-transcriber.js';
 import { SHARED, TOY, TOY_CLIPS, tempDir } from '../test/helpers/fixtures.js';
 
@@ -142,6 +143,29 @@ async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSiz
   };
 }
 
+/**
+ * Memory per extra stream: `count` streams each hold 30 s of audio (a full buffer: the steady
+ * state of a long call) while open; (RSS after − RSS before) / count, after garbage collection.
+ */
+async function memoryPerStream(lm: LoadedModel, count: number, language: string): Promise<{ rssMiB: number; heapMiB: number }> {
+  const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => {});
+  const pcm = replayAudio(speechPool(), 30, 0);
+  gc();
+  const before = process.memoryUsage();
+  const open: Transcriber[] = [];
+  for (let i = 0; i < count; i++) {
+    const tr = transcriber({ model: lm, language, objectMode: true });
+    tr.on('data', () => {});
+    tr.write(pcm);
+    open.push(tr);
+  }
+  while (open.some((tr) => tr.session.audioReceived < 30)) await new Promise((r) => setTimeout(r, 200));
+  gc();
+  const afterUse = process.memoryUsage();
+  for (const tr of open) tr.destroy();
+  return { rssMiB: (afterUse.rss - before.rss) / 2 ** 20 / count, heapMiB: (afterUse.heapUsed + afterUse.external - before.heapUsed - before.external) / 2 ** 20 / count };
+}
+
 function row(r: RunResult): string {
   return `| ${String(r.streams).padStart(3)} | ${r.worstP90.toFixed(2)} s | ${r.medianP90.toFixed(2)} s | ${r.maxLag.toFixed(2)} s | ${String(r.words).padStart(5)} | ${r.cpuCores.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} MiB | ${r.rssPerStreamMiB.toFixed(1)} MiB | ${r.ok ? 'yes' : 'no'} |`;
 }
@@ -155,6 +179,7 @@ const program = new Command('bench:server')
   .option('--find-max', 'search the largest N that keeps every stream under --max-lag', false)
   .option('--from <n>', 'where --find-max starts doubling', intArg(1), 1)
   .option('--threads <n>', 'ONNX Runtime intra-op threads (0: one per core)', intArg(0, 256), 0)
+  .option('--memory <n>', 'also measure memory per stream with N open streams holding 30 s each', intArg(1, 1000))
   .option('--json', 'print the results as JSON', false)
   .action(async (o: Record<string, unknown>) => {
     const cacheDir = tempDir('simulstream-bench-');
@@ -197,6 +222,10 @@ const program = new Command('bench:server')
       console.log(`largest N with every stream's p90 lag < ${opts.maxLag} s: ${good}`);
     } else {
       for (const n of String(o.streams).split(',').map(Number)) await probe(n);
+    }
+    if (o.memory) {
+      const m = await memoryPerStream(lm, o.memory as number, opts.language);
+      console.log(`memory per extra stream (${String(o.memory)} streams, 30 s of audio each): RSS ${m.rssMiB.toFixed(1)} MiB, JS heap + buffers ${m.heapMiB.toFixed(1)} MiB`);
     }
     if (o.json) console.log(JSON.stringify(results, null, 1));
     await lm.release();

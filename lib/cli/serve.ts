@@ -8,23 +8,18 @@ import { defaultModelsDir, loadModel } from '../model/load-model.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
 import { createServer } from '../server/server.js';
 import { SileroVad } from '../vad/silero-vad.js';
+import type { Precision } from '../model/whisper-graphs.js';
+import { resolveModel } from './models.js';
 import { floatArg, intArg } from './options.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import type { CliIo } from './transcribe.js';
 
 const NOT_WARMED = 'Whisper is not warmed up. The first chunk processing may take longer.';
 
-/** `--model NAME`: a model file already in the cache (the catalog and `models pull` fill it). */
-function modelFromCache(name: string, dir: string): string {
-  const candidates = [`${name}.pt`, `ggml-${name}.bin`, name].map((f) => path.join(dir, f));
-  const hit = candidates.find((f) => fs.existsSync(f));
-  if (!hit) {
-    throw new SimulstreamError(
-      'ERR_MODEL_NOT_FOUND',
-      `model "${name}" is not in ${dir}; put ${name}.pt (OpenAI) or ggml-${name}.bin (whisper.cpp) there, or pass --model_path FILE`,
-    );
-  }
-  return hit;
+/** `--model NAME`: a model already in the cache (either format), else pulled from the catalog. */
+async function modelByName(name: string, dir: string, mirror: string | undefined, io: CliIo): Promise<string> {
+  const hit = [`${name}.pt`, `ggml-${name}.bin`].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
+  return hit ?? resolveModel(name, { modelsDir: dir, ...(mirror ? { mirror } : {}) }, io);
 }
 
 export function serveCommand(io: CliIo, signals = true): Command {
@@ -34,7 +29,9 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .option('--port <n>', 'TCP port', intArg(0, 65535), 43007)
     .option('--warmup-file <file>', 'a speech file whose first second is decoded at start so the first client is fast')
     .option('--model_path <file>', 'OpenAI .pt or whisper.cpp ggml model file', './large-v3.pt')
-    .option('--model <name>', 'a model by name from the cache (e.g. small, large-v3)')
+    .option('--model <name>', 'a catalog model by name (e.g. small, large-v3-turbo), pulled into the cache on first use')
+    .option('--mirror <url>', 'with --model: a base URL serving the model files by name, instead of the official hosts')
+    .addOption(new Option('--quantize <type>', '8-bit weights for the encoder and decoder matmuls (faster on CPU)').choices(['int8']))
     .option('--alignment_heads <spec>', 'alignment heads "layer,head;layer,head" (default: the model\'s official ones)')
     .option('--models-dir <dir>', 'model and compiled-graph cache (default $SIMULSTREAM_MODELS or ~/.cache/simulstream)')
     .addOption(new Option('-l, --log-level <level>', 'log level').choices([...LOG_LEVELS]).default('DEBUG'))
@@ -51,7 +48,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
     const policy = policyOptions(o);
     const log = createLogger(io.stderr, o.logLevel as LogLevel);
     const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
-    const modelPath = o.model ? modelFromCache(o.model as string, cacheDir) : (o.model_path as string);
+    const modelPath = o.model ? await modelByName(o.model as string, cacheDir, o.mirror as string | undefined, io) : (o.model_path as string);
     if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
       log.critical(`The warm up file is not available. ${NOT_WARMED}`);
       throw new SimulstreamError('ERR_WARMUP_FILE', `${o.warmupFile as string}: no such file`);
@@ -62,7 +59,9 @@ export function serveCommand(io: CliIo, signals = true): Command {
       ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}),
       device: o.device as 'cpu' | 'cuda',
       threads: o.threads as number,
+      ...(o.quantize ? { precision: o.quantize as Precision } : {}),
       log: (m) => log.info(m),
+      warn: (m) => log.warning(m),
     });
     const vad = o.vac ? await SileroVad.load() : undefined;
     if (o.warmupFile) {

@@ -1,4 +1,5 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import type { Precision } from '../model/whisper-graphs.js';
 import { readAudioFile } from '../audio/wav.js';
 import { transcribeOffline } from '../decode/offline.js';
 import { summarizeLags, wordLags } from '../eval/lag.js';
@@ -25,7 +26,9 @@ export function transcribeCommand(io: CliIo): Command {
     .option('--report', 'also print, on stderr, each line\'s emission time in the audio\'s clock and a latency summary', false)
     .option('--alignment_heads <spec>', 'alignment heads "layer,head;layer,head" (default: the model\'s official ones)')
     .option('--models-dir <dir>', 'model and compiled-graph cache (default $SIMULSTREAM_MODELS or ~/.cache/simulstream)')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0);
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
+    .addOption(new Option('--quantize <type>', '8-bit weights for the encoder and decoder matmuls (faster on CPU)').choices(['int8']))
+    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
   addPolicyOptions(cmd);
   return cmd.action(async (file: string, o: Record<string, unknown>) => {
     const policy = policyOptions(o);
@@ -35,6 +38,8 @@ export function transcribeCommand(io: CliIo): Command {
       ...(o.modelsDir ? { cacheDir: o.modelsDir as string } : {}),
       ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}),
       threads: o.threads as number,
+      device: o.device as 'cpu' | 'cuda',
+      ...(o.quantize ? { precision: o.quantize as Precision } : {}),
       log: (m) => io.stderr.write(`${m}\n`),
     });
     try {

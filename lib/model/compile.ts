@@ -5,7 +5,16 @@ import { hashFile } from '../util/hash.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { WhisperDims } from './dims.js';
 import type { ExternalRef } from './onnx-graph.js';
-import { type AlignmentHead, SCALED_SUFFIX, T_SUFFIX, buildDecoderGraph, buildEncoderGraph } from './whisper-graphs.js';
+import {
+  type AlignmentHead,
+  type Precision,
+  QSCALE_SUFFIX,
+  Q_SUFFIX,
+  SCALED_SUFFIX,
+  T_SUFFIX,
+  buildDecoderGraph,
+  buildEncoderGraph,
+} from './whisper-graphs.js';
 
 export const WEIGHTS_FILE = 'weights.bin';
 const ALIGN = 64;
@@ -18,10 +27,12 @@ export interface CompiledModel {
   readonly encoderPath: string;
   readonly decoderPath: string;
   readonly alignmentHeads: readonly AlignmentHead[];
+  readonly precision: Precision;
 }
 
 interface Meta {
   compiler: number;
+  precision?: Precision;
   dims: WhisperDims;
   source: string;
   sha256: string;
@@ -31,14 +42,32 @@ interface Meta {
 const LINEAR = /\.(query|key|value|out|mlp\.0|mlp\.2)\.weight$/;
 
 /**
- * Writes the checkpoint's weights as float32 into `weights.bin`, Linear weights transposed
- * and query projections pre-scaled by 1/sqrt(d_head), one tensor in memory at a time.
+ * Symmetric per-column int8 quantization of a `[rows, cols]` matrix: `q = round(w / s)`, with
+ * `s = max |column| / 127`.
  */
-function writeWeights(ckpt: Checkpoint, file: string): Record<string, ExternalRef> {
+export function quantizeColumns(w: Float32Array, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {
+  const scale = new Float32Array(cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) scale[c] = Math.max(scale[c]!, Math.abs(w[r * cols + c]!));
+  }
+  for (let c = 0; c < cols; c++) scale[c] = scale[c]! > 0 ? scale[c]! / 127 : 1;
+  const q = new Int8Array(w.length);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) q[r * cols + c] = Math.max(-127, Math.min(127, Math.round(w[r * cols + c]! / scale[c]!)));
+  }
+  return { q, scale };
+}
+
+/**
+ * Writes the checkpoint's weights as float32 into `weights.bin`, Linear weights transposed
+ * and query projections pre-scaled by 1/sqrt(d_head), one tensor in memory at a time. In int8,
+ * Linear weights are stored quantized (int8 and per-column scales) instead.
+ */
+function writeWeights(ckpt: Checkpoint, file: string, precision: Precision): Record<string, ExternalRef> {
   const index: Record<string, ExternalRef> = {};
   const fd = fs.openSync(file, 'w');
   let offset = 0;
-  const put = (name: string, data: Float32Array, dims: readonly number[]): void => {
+  const write = (name: string, data: Float32Array | Int8Array, dims: readonly number[]): void => {
     const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
     if (pad) {
       fs.writeSync(fd, Buffer.alloc(pad));
@@ -46,8 +75,15 @@ function writeWeights(ckpt: Checkpoint, file: string): Record<string, ExternalRe
     }
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     fs.writeSync(fd, buf);
-    index[name] = { offset, length: buf.length, dims: [...dims] };
+    index[name] = { offset, length: buf.length, dims: [...dims], ...(data instanceof Int8Array ? { type: 'int8' as const } : {}) };
     offset += buf.length;
+  };
+  const put = write;
+  const putLinear = (name: string, data: Float32Array, dims: readonly [number, number]): void => {
+    if (precision === 'fp32') return write(name, data, dims);
+    const { q, scale } = quantizeColumns(data, dims[0], dims[1]);
+    write(`${name}${Q_SUFFIX}`, q, dims);
+    write(`${name}${QSCALE_SUFFIX}`, scale, [dims[1]]);
   };
   try {
     for (const [name, info] of ckpt.tensors) {
@@ -59,9 +95,9 @@ function writeWeights(ckpt: Checkpoint, file: string): Record<string, ExternalRe
         const [out, inp] = info.shape as [number, number];
         const t = transpose(data, out, inp);
         if (name.endsWith('.query.weight')) {
-          put(`${name}${T_SUFFIX}${SCALED_SUFFIX}`, t.map((v) => v * scale), [inp, out]);
+          putLinear(`${name}${T_SUFFIX}${SCALED_SUFFIX}`, t.map((v) => v * scale), [inp, out]);
         } else {
-          put(`${name}${T_SUFFIX}`, t, [inp, out]);
+          putLinear(`${name}${T_SUFFIX}`, t, [inp, out]);
         }
       } else if (name.endsWith('.query.bias')) {
         put(`${name}${SCALED_SUFFIX}`, data.map((v) => v * scale), info.shape);
@@ -96,6 +132,8 @@ export interface CompileOptions {
   readonly alignmentHeads: readonly AlignmentHead[];
   /** Progress messages (compiling takes a while for large models). */
   readonly log?: (msg: string) => void;
+  /** `int8`: 8-bit Linear weights (dynamic quantization), cached as a separate variant. Default `fp32`. */
+  readonly precision?: Precision;
 }
 
 /**
@@ -105,25 +143,27 @@ export interface CompileOptions {
  */
 export async function compileCheckpoint(ckpt: Checkpoint, opts: CompileOptions): Promise<CompiledModel> {
   const sha = ckpt.contentKey ?? (await cachedFileHash(ckpt.file, opts.cacheDir));
-  const dir = path.join(opts.cacheDir, 'compiled', `${sha.slice(0, 20)}-v${COMPILER_VERSION}`);
+  const precision = opts.precision ?? 'fp32';
+  const variant = precision === 'fp32' ? '' : `-${precision}`;
+  const dir = path.join(opts.cacheDir, 'compiled', `${sha.slice(0, 20)}-v${COMPILER_VERSION}${variant}`);
   const metaPath = path.join(dir, 'meta.json');
   let meta: Meta | undefined;
   if (fs.existsSync(metaPath)) {
     meta = JSON.parse(fs.readFileSync(metaPath, 'utf8')) as Meta;
   } else {
-    opts.log?.(`compiling ${path.basename(ckpt.file)} to ONNX in ${dir}`);
+    opts.log?.(`compiling ${path.basename(ckpt.file)} to ONNX (${precision}) in ${dir}`);
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     fs.mkdirSync(tmp, { recursive: true });
     try {
-      const index = writeWeights(ckpt, path.join(tmp, WEIGHTS_FILE));
+      const index = writeWeights(ckpt, path.join(tmp, WEIGHTS_FILE), precision);
       const lookup = (name: string): ExternalRef => {
         const r = index[name];
         if (!r) throw new Error(`compiler bug: no weight ${name}`);
         return r;
       };
-      fs.writeFileSync(path.join(tmp, 'encoder.onnx'), buildEncoderGraph(ckpt.dims, lookup, WEIGHTS_FILE));
-      meta = { compiler: COMPILER_VERSION, dims: ckpt.dims, source: ckpt.file, sha256: sha, index };
+      fs.writeFileSync(path.join(tmp, 'encoder.onnx'), buildEncoderGraph(ckpt.dims, lookup, WEIGHTS_FILE, precision));
+      meta = { compiler: COMPILER_VERSION, precision, dims: ckpt.dims, source: ckpt.file, sha256: sha, index };
       fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(meta));
       try {
         fs.renameSync(tmp, dir);
@@ -140,12 +180,12 @@ export async function compileCheckpoint(ckpt: Checkpoint, opts: CompileOptions):
   const decoderPath = path.join(dir, `decoder-${headsKey(opts.alignmentHeads)}.onnx`);
   if (!fs.existsSync(decoderPath)) {
     const m = meta;
-    const graph = buildDecoderGraph(m.dims, opts.alignmentHeads, (name) => m.index[name]!, WEIGHTS_FILE);
+    const graph = buildDecoderGraph(m.dims, opts.alignmentHeads, (name) => m.index[name]!, WEIGHTS_FILE, precision);
     const tmp = `${decoderPath}.tmp-${process.pid}`;
     fs.writeFileSync(tmp, graph);
     fs.renameSync(tmp, decoderPath);
   }
-  return { dir, dims: meta.dims, encoderPath: path.join(dir, 'encoder.onnx'), decoderPath, alignmentHeads: opts.alignmentHeads };
+  return { dir, dims: meta.dims, encoderPath: path.join(dir, 'encoder.onnx'), decoderPath, alignmentHeads: opts.alignmentHeads, precision };
 }
 
 /** SHA-256 of a checkpoint, remembered by path, size and mtime so a restart does not re-hash 3 GB. */

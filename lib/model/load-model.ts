@@ -9,7 +9,7 @@ import type { Checkpoint } from './checkpoint.js';
 import { compileCheckpoint } from './compile.js';
 import type { WhisperDims } from './dims.js';
 import { openCheckpoint } from './load-checkpoint.js';
-import type { AlignmentHead } from './whisper-graphs.js';
+import type { AlignmentHead, Precision } from './whisper-graphs.js';
 import { type Device, WhisperModel } from './whisper-model.js';
 
 export interface LoadModelOptions {
@@ -23,7 +23,11 @@ export interface LoadModelOptions {
   readonly alignmentHeads?: string | readonly AlignmentHead[];
   readonly device?: Device;
   readonly threads?: number;
+  /** `int8`: 8-bit weights for the encoder and decoder matmuls (faster on CPU). Default `fp32`. */
+  readonly precision?: Precision;
   readonly log?: (msg: string) => void;
+  /** Warnings (CUDA asked for but unavailable); default: `log`. */
+  readonly warn?: (msg: string) => void;
 }
 
 /** Everything a transcription needs from a model, loaded once and shared by all streams. */
@@ -66,10 +70,12 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       cacheDir: opts.cacheDir ?? defaultModelsDir(),
       alignmentHeads: heads,
       ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.precision ? { precision: opts.precision } : {}),
     });
     const model = await WhisperModel.load(compiled, {
       ...(opts.device ? { device: opts.device } : {}),
       ...(opts.threads ? { threads: opts.threads } : {}),
+      ...(opts.warn ? { warn: opts.warn } : opts.log ? { warn: opts.log } : {}),
     });
     return {
       file: ckpt.file,

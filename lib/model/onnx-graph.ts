@@ -2,8 +2,8 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
-export type ElemType = 'float32' | 'int64';
-const DATA_TYPE: Record<ElemType, number> = { float32: 1, int64: 7 };
+export type ElemType = 'float32' | 'int64' | 'int8';
+const DATA_TYPE: Record<ElemType, number> = { float32: 1, int64: 7, int8: 3 };
 /** A dimension: a fixed size or a symbolic name. */
 export type Dim = number | string;
 export type AttrValue = number | number[] | string | { floats: number[] } | { float: number };
@@ -13,6 +13,8 @@ export interface ExternalRef {
   readonly offset: number;
   readonly length: number;
   readonly dims: readonly number[];
+  /** Element type (default float32). */
+  readonly type?: 'float32' | 'int8';
 }
 
 /**
@@ -43,13 +45,13 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, type, dims));
   }
 
-  /** A float32 initializer stored in the external weights file (added once per name). */
+  /** An initializer stored in the external weights file (added once per name). */
   external(name: string, ref: ExternalRef): string {
     if (this.externalNames.has(name)) return name;
     this.externalNames.add(name);
     this.inits.push({
       name,
-      dataType: DATA_TYPE.float32,
+      dataType: DATA_TYPE[ref.type ?? 'float32'],
       dims: [...ref.dims],
       dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
       externalData: [

@@ -14,6 +14,12 @@ export type WeightIndex = (name: string) => ExternalRef;
  */
 export const T_SUFFIX = '.T';
 export const SCALED_SUFFIX = '.scaled';
+/** int8 variant: the quantized weight (`[in, out]`, int8) and its per-column scale (`[out]`). */
+export const Q_SUFFIX = '.q8';
+export const QSCALE_SUFFIX = '.q8scale';
+
+/** Weight precision of the Linear layers: `fp32`, or `int8` (dynamic quantization). */
+export type Precision = 'fp32' | 'int8';
 
 const LN_EPS = 1e-5;
 
@@ -21,6 +27,7 @@ class WhisperGraph {
   constructor(
     readonly g: GraphBuilder,
     readonly w: WeightIndex,
+    readonly precision: Precision = 'fp32',
   ) {}
 
   weight(name: string): string {
@@ -34,10 +41,18 @@ class WhisperGraph {
     });
   }
 
-  /** x @ W (+ b) with W stored transposed. */
+  /**
+   * x @ W (+ b) with W stored transposed. In int8, ONNX Runtime's `DynamicQuantizeMatMul`
+   * quantizes x per call and multiplies with the int8 weight (per-column scales), as its
+   * `quantize_dynamic` tool would.
+   */
   linear(x: string, p: string, bias: boolean, scaled = false): string {
     const s = scaled ? SCALED_SUFFIX : '';
-    const y = this.g.op('MatMul', [x, this.weight(`${p}.weight${T_SUFFIX}${s}`)]);
+    const w = `${p}.weight${T_SUFFIX}${s}`;
+    const y =
+      this.precision === 'int8'
+        ? this.g.node('DynamicQuantizeMatMul', [x, this.weight(`${w}${Q_SUFFIX}`), this.weight(`${w}${QSCALE_SUFFIX}`)], {}, undefined, 'com.microsoft')[0]!
+        : this.g.op('MatMul', [x, this.weight(w)]);
     return bias ? this.g.op('Add', [y, this.weight(`${p}.bias${s}`)]) : y;
   }
 
@@ -71,9 +86,9 @@ class WhisperGraph {
  * layer, the cross-attention keys (`cross_k.L`, `[B, H, dh, 1500]`, pre-transposed) and
  * values (`cross_v.L`, `[B, H, 1500, dh]`), computed once per audio window.
  */
-export function buildEncoderGraph(dims: WhisperDims, weights: WeightIndex, externalFile: string): Uint8Array {
+export function buildEncoderGraph(dims: WhisperDims, weights: WeightIndex, externalFile: string, precision: Precision = 'fp32'): Uint8Array {
   const g = new GraphBuilder('whisper_encoder', externalFile);
-  const m = new WhisperGraph(g, weights);
+  const m = new WhisperGraph(g, weights, precision);
   const A = dims.n_audio_state;
   const H = dims.n_audio_head;
   const dh = A / H;
@@ -132,9 +147,10 @@ export function buildDecoderGraph(
   alignmentHeads: readonly AlignmentHead[],
   weights: WeightIndex,
   externalFile: string,
+  precision: Precision = 'fp32',
 ): Uint8Array {
   const g = new GraphBuilder('whisper_decoder', externalFile);
-  const m = new WhisperGraph(g, weights);
+  const m = new WhisperGraph(g, weights, precision);
   const D = dims.n_text_state;
   const H = dims.n_text_head;
   const dh = D / H;

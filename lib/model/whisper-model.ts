@@ -10,6 +10,8 @@ export interface SessionOptions {
   readonly device?: Device;
   /** Intra-op threads (0: ONNX Runtime's default, one per core). */
   readonly threads?: number;
+  /** Told when CUDA was asked for but is not available (the model then runs on the CPU). */
+  readonly warn?: (msg: string) => void;
 }
 
 /** The encoder's result for a batch of audio windows: cross-attention keys/values per decoder layer. */
@@ -59,19 +61,35 @@ export class WhisperModel {
     readonly device: Device,
   ) {}
 
+  /**
+   * Starts the sessions. The CPU provider alone unless CUDA is asked for (so CPU-only machines
+   * never load CUDA libraries); when CUDA cannot start, a warning and the CPU.
+   */
   static async load(compiled: CompiledModel, opts: SessionOptions = {}): Promise<WhisperModel> {
-    const device = opts.device ?? 'cpu';
-    const so: ort.InferenceSession.SessionOptions = {
-      executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    const options = (device: Device): ort.InferenceSession.SessionOptions => ({
+      executionProviders: device === 'cuda' ? ['cuda'] : ['cpu'],
       graphOptimizationLevel: 'all',
+      // a failed CUDA start is reported once, as our warning, not also as ONNX Runtime's error log
+      ...(device === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
-    };
-    try {
+    });
+    const start = async (device: Device): Promise<WhisperModel> => {
+      const so = options(device);
       const [encoder, decoder] = await Promise.all([
         ort.InferenceSession.create(compiled.encoderPath, so),
         ort.InferenceSession.create(compiled.decoderPath, so),
       ]);
       return new WhisperModel(compiled.dims, compiled.alignmentHeads, encoder, decoder, device);
+    };
+    try {
+      if (opts.device === 'cuda') {
+        try {
+          return await start('cuda');
+        } catch (err) {
+          opts.warn?.(`CUDA is not available (${(err as Error).message.split('\n')[0]}); running on the CPU`);
+        }
+      }
+      return await start('cpu');
     } catch (err) {
       throw new SimulstreamError('ERR_ONNX_RUNTIME', `cannot load the compiled model in ${compiled.dir}: ${(err as Error).message}`, {
         cause: err,

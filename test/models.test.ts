@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { buildCli } from '../lib/cli/main.js';
+import { SimulstreamError } from '../lib/errors.js';
+import { catalogFile, catalogModel, catalogModels } from '../lib/model/catalog.js';
+import { download } from '../lib/model/download.js';
+import { listModels, pullModel, removeModel } from '../lib/model/model-cache.js';
+import { quantizeColumns } from '../lib/model/compile.js';
+import { tempDir } from './helpers/fixtures.js';
+
+/** A file server with Range support; `cutAfter` drops the first connection after that many bytes. */
+function fileServer(files: Record<string, Buffer>): { start(): Promise<string>; stop(): Promise<void>; cutAfter: number; requests: string[] } {
+  const state = { cutAfter: 0, requests: [] as string[] };
+  const server = http.createServer((req, res) => {
+    const name = decodeURIComponent(req.url!.slice(1));
+    state.requests.push(`${name} ${req.headers.range ?? ''}`.trim());
+    const body = files[name];
+    if (!body) {
+      res.writeHead(404).end();
+      return;
+    }
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const from = m ? Number(m[1]) : 0;
+    if (from >= body.length) {
+      res.writeHead(416).end();
+      return;
+    }
+    const slice = body.subarray(from);
+    res.writeHead(m ? 206 : 200, { 'content-length': slice.length, ...(m ? { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` } : {}) });
+    if (state.cutAfter > 0) {
+      const n = state.cutAfter;
+      state.cutAfter = 0;
+      res.write(slice.subarray(0, n), () => setTimeout(() => res.socket?.destroy(), 20));
+      return;
+    }
+    res.end(slice);
+  });
+  return Object.assign(state, {
+    start: () => new Promise<string>((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`))),
+    stop: () => new Promise<void>((r) => server.close(() => r())),
+  });
+}
+
+const payload = crypto.randomBytes(3 * 2 ** 20 + 123);
+const sha256 = crypto.createHash('sha256').update(payload).digest('hex');
+
+describe('the model catalog', () => {
+  it('knows every official model with its checksum, shape and alignment heads', () => {
+    const names = catalogModels().map((m) => m.name);
+    for (const n of ['tiny', 'tiny.en', 'base', 'small', 'medium', 'large-v2', 'large-v3', 'large-v3-turbo']) assert.ok(names.includes(n), n);
+    const small = catalogModel('small');
+    assert.equal(catalogFile(small).sha256, '9ecf779972d90ba49c06d968637d720dd632c55bbf19d441fb42bf17a411e794');
+    assert.equal(catalogFile(small, 'ggml').sha1, '55356645c2b361a969dfd0ef2c5a50d530afd8d5');
+    assert.equal(small.dims.n_text_layer, 12);
+    assert.equal(catalogModel('turbo').name, 'large-v3-turbo');
+    assert.equal(catalogModel('large-v3-turbo').dims.n_text_layer, 4);
+    assert.equal(catalogModel('tiny.en').dims.n_vocab, 51864);
+    assert.deepEqual(catalogModel('tiny').alignmentHeads, [[2, 2], [3, 0], [3, 2], [3, 3], [3, 4], [3, 5]]);
+    assert.throws(() => catalogModel('huge'), (e: unknown) => e instanceof SimulstreamError && e.code === 'ERR_MODEL_NOT_FOUND' && /known: tiny\.en, tiny/.test(e.message));
+  });
+});
+
+describe('download and models pull (local HTTP server)', () => {
+  const srv = fileServer({ 'blob.bin': payload, 'tiny.pt': payload });
+  let base: string;
+  before(async () => (base = await srv.start()));
+  after(() => srv.stop());
+
+  it('downloads, verifies and renames into place', async () => {
+    const dir = tempDir();
+    const seen: number[] = [];
+    await download(`${base}blob.bin`, path.join(dir, 'blob.bin'), { checksum: { algorithm: 'sha256', hex: sha256 }, onProgress: (p) => seen.push(p.received) });
+    assert.deepEqual(fs.readFileSync(path.join(dir, 'blob.bin')), payload);
+    assert.ok(!fs.existsSync(path.join(dir, 'blob.bin.part')));
+    assert.equal(seen.at(-1), payload.length);
+  });
+
+  it('resumes after a cut connection with a Range request', async () => {
+    const dir = tempDir();
+    srv.requests.length = 0;
+    srv.cutAfter = 1_000_000;
+    await download(`${base}blob.bin`, path.join(dir, 'blob.bin'), { checksum: { algorithm: 'sha256', hex: sha256 } });
+    assert.deepEqual(fs.readFileSync(path.join(dir, 'blob.bin')), payload);
+    assert.equal(srv.requests.length, 2);
+    assert.match(srv.requests[1]!, /^blob\.bin bytes=\d+-$/);
+    assert.ok(Number(/=(\d+)/.exec(srv.requests[1]!)![1]) >= 1_000_000 - 65536, srv.requests[1]);
+  });
+
+  it('rejects a checksum mismatch and installs nothing', async () => {
+    const dir = tempDir();
+    await assert.rejects(
+      download(`${base}blob.bin`, path.join(dir, 'blob.bin'), { checksum: { algorithm: 'sha256', hex: '0'.repeat(64) } }),
+      (e: unknown) => e instanceof SimulstreamError && e.code === 'ERR_CHECKSUM' && /expected 0000/.test(e.message),
+    );
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
+  it('offline: tells where to put the file by hand', async () => {
+    const dir = tempDir();
+    const dead = http.createServer();
+    const port = await new Promise<number>((r) => dead.listen(0, '127.0.0.1', () => r((dead.address() as AddressInfo).port)));
+    await new Promise<void>((r) => dead.close(() => r()));
+    await assert.rejects(pullModel('small', { modelsDir: dir, mirror: `http://127.0.0.1:${port}/` }), (e: unknown) => {
+      assert.ok(e instanceof SimulstreamError && e.code === 'ERR_DOWNLOAD');
+      assert.match(e.message, /cannot download http:\/\/127\.0\.0\.1:\d+\/small\.pt: .*ECONNREFUSED/);
+      assert.ok(e.message.includes(`put it at ${path.join(dir, 'small.pt')} (sha256 9ecf7799`), e.message);
+      return true;
+    });
+    assert.ok(!fs.existsSync(path.join(dir, 'small.pt')));
+  });
+
+  it('models pull / list / rm through the CLI, with the catalog checksum', async () => {
+    const dir = tempDir();
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let text = '';
+    let progress = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    err.on('data', (d: Buffer) => (progress += d.toString()));
+    // the fixture is not the real tiny.pt: its checksum cannot match the catalog's
+    await assert.rejects(
+      buildCli({ stdout: out, stderr: err }).parseAsync(['node', 'simulstream', 'models', 'pull', 'tiny', '--models-dir', dir, '--mirror', base]),
+      (e: unknown) => e instanceof SimulstreamError && e.code === 'ERR_CHECKSUM',
+    );
+    assert.match(progress, /^tiny: 100% \(3\.0 of 3\.0 MiB\)$/m);
+    assert.ok(!fs.existsSync(path.join(dir, 'tiny.pt')));
+    // a file put by hand is listed and removable
+    fs.writeFileSync(path.join(dir, 'tiny.pt'), payload);
+    await buildCli({ stdout: out, stderr: err }).parseAsync(['node', 'simulstream', 'models', 'list', '--models-dir', dir]);
+    assert.match(text, /^tiny +pt +3 MiB +cached$/m);
+    assert.match(text, /^small +pt +461 MiB +-$/m);
+    assert.equal(listModels(dir).filter((r) => r.path).length, 1);
+    await buildCli({ stdout: out, stderr: err }).parseAsync(['node', 'simulstream', 'models', 'rm', 'tiny', '--models-dir', dir]);
+    assert.ok(!fs.existsSync(path.join(dir, 'tiny.pt')));
+    assert.throws(() => removeModel('tiny', dir), (e: unknown) => e instanceof SimulstreamError && e.code === 'ERR_MODEL_NOT_FOUND');
+  });
+});
+
+describe('int8 quantization', () => {
+  it('quantizes per column, symmetric, within half a step', () => {
+    const w = Float32Array.from([0.5, -2, 0.25, 1, 0, -0.5]); // 3 rows × 2 columns
+    const { q, scale } = quantizeColumns(w, 3, 2);
+    assert.deepEqual([...scale].map((s) => +(s * 127).toFixed(6)), [0.5, 2]);
+    assert.deepEqual([...q], [127, -127, 64, 64, 0, -32]);
+    for (let i = 0; i < w.length; i++) assert.ok(Math.abs(q[i]! * scale[i % 2]! - w[i]!) <= scale[i % 2]! / 2 + 1e-7);
+  });
+});
+
+describe('int8 and devices on the toy model', () => {
+  it('int8 encoder and decoder stay close to fp32, and CUDA falls back to the CPU with a warning', async () => {
+    const { loadModel } = await import('../lib/model/load-model.js');
+    const { readAudioFile } = await import('../lib/audio/wav.js');
+    const { TOY, testCacheDir, relativeError } = await import('./helpers/fixtures.js');
+    const warnings: string[] = [];
+    const common = { modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() } as const;
+    const fp32 = await loadModel(common);
+    const int8 = await loadModel({ ...common, precision: 'int8', device: 'cuda', warn: (m) => warnings.push(m) });
+    try {
+      assert.equal(int8.model.device, 'cpu');
+      assert.match(warnings.join('\n'), /^CUDA is not available \(.+\); running on the CPU$/m);
+      const mel = fp32.createMel().compute(readAudioFile(path.join(TOY, 'fr-000.wav')).samples);
+      const [a, b] = [await fp32.model.encode(mel), await int8.model.encode(mel)];
+      const ka = a.crossK[0]!.data as Float32Array;
+      const kb = b.crossK[0]!.data as Float32Array;
+      const err = relativeError(kb, ka);
+      assert.ok(err > 0 && err < 0.1, `encoder relative error ${err}`);
+      const tok = fp32.tokenizer;
+      const prefix = [[tok.special.sot, tok.languageToken('fr'), tok.special.transcribe, tok.special.noTimestamps]];
+      const la = (await fp32.model.decode({ tokens: prefix, cache: fp32.model.emptyCache(), audio: a })).logits;
+      const lb = (await int8.model.decode({ tokens: prefix, cache: int8.model.emptyCache(), audio: b })).logits;
+      const argmax = (l: Float32Array): number => l.indexOf(Math.max(...l));
+      assert.equal(argmax(lb), argmax(la), 'same first token');
+    } finally {
+      await fp32.release();
+      await int8.release();
+    }
+  });
+});
