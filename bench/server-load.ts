@@ -162,7 +162,7 @@ async function memoryPerStream(lm: LoadedModel, count: number, language: string)
   while (open.some((tr) => tr.session.audioReceived < 30)) await new Promise((r) => setTimeout(r, 200));
   gc();
   const afterUse = process.memoryUsage();
-  for (const tr of open) tr.destroy();
+  await Promise.all(open.map((tr) => new Promise((r) => tr.on('end', r).end())));
   return { rssMiB: (afterUse.rss - before.rss) / 2 ** 20 / count, heapMiB: (afterUse.heapUsed + afterUse.external - before.heapUsed - before.external) / 2 ** 20 / count };
 }
 

@@ -20,6 +20,10 @@ export const ErrorCodes = {
   ERR_VOCABULARY: 'no vocabulary is available for this model',
   ERR_ADDRESS_IN_USE: 'the server address is already in use',
   ERR_WARMUP_FILE: 'the warm-up file is not available',
+  ERR_ESL_CONNECT: 'FreeSWITCH\'s event socket cannot be reached',
+  ERR_ESL_AUTH: 'FreeSWITCH\'s event socket refused the login',
+  ERR_ESL_COMMAND: 'a FreeSWITCH command failed',
+  ERR_RECOGNIZER: 'the recognizer cannot be reached',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

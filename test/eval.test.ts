@@ -30,3 +30,29 @@ describe('word error rate', () => {
     assert.deepEqual(summarizeLags([1, 3]), { words: 2, meanLag: 2, p90Lag: 3 });
   });
 });
+
+describe('telephone prompt manifest (asterisk-core-sounds)', () => {
+  it('keeps spoken prompts whose audio exists, drops tones and comments', async () => {
+    const { telephoneEntries } = await import('../bench/telephone-manifest.js');
+    const { FIXTURES } = await import('./helpers/fixtures.js');
+    const dir = (await import('node:path')).join(FIXTURES, 'telephone');
+    const list = [
+      '; Core Asterisk Sounds in French',
+      '',
+      'fr-agent-pass: Composez votre mot de passe suivi du dièse.',
+      'ascending-2tone: [ascending tones]',
+      'beeperr: (ahooga)',
+      'fr-missing: Pas de fichier.',
+      'fr-auth-thankyou: Merci.',
+    ].join('\n');
+    const { entries, skipped } = telephoneEntries(list, dir, 'fr');
+    assert.deepEqual(
+      entries.map((e) => [(e.audio.split('/').at(-1)), e.text, e.language]),
+      [
+        ['fr-agent-pass.wav', 'Composez votre mot de passe suivi du dièse.', 'fr'],
+        ['fr-auth-thankyou.wav', 'Merci.', 'fr'],
+      ],
+    );
+    assert.equal(skipped, 3);
+  });
+});

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { SimulstreamError } from '../errors.js';
+import { bridgeCommand } from './bridge.js';
 import { modelsCommand } from './models.js';
 import { normalizeArgv } from './options.js';
 import { serveCommand } from './serve.js';
@@ -15,6 +16,7 @@ export function buildCli(io: CliIo = { stdout: process.stdout, stderr: process.s
   program.addCommand(transcribeCommand(io).exitOverride());
   program.addCommand(modelsCommand(io).exitOverride());
   program.addCommand(serveCommand(io).exitOverride());
+  program.addCommand(bridgeCommand(io).exitOverride());
   return program;
 }
 

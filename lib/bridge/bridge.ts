@@ -1,0 +1,165 @@
+import { SimulstreamError } from '../errors.js';
+import { silentLogger, type Logger } from '../server/logger.js';
+import { CallTranscriber, type CallInfo, type CallOptions } from './call-transcriber.js';
+import { EslClient, type EslClientOptions } from './esl-client.js';
+import type { EslEvent } from './esl-event.js';
+import type { Recognizer } from './recognizer.js';
+import { TranscriptStore, type StoredLine } from './transcript-store.js';
+
+export interface BridgeOptions extends Omit<EslClientOptions, 'events'> {
+  readonly recognizer: Recognizer;
+  /** Where each call's transcript is stored (`<uuid>.jsonl`). */
+  readonly outDir: string;
+  readonly logger?: Logger;
+  readonly recordDir?: string;
+  readonly legs?: 'mixed' | 'both';
+  readonly recordRate?: 16000 | 8000;
+  readonly keepAudio?: boolean;
+  readonly sendEvents?: boolean;
+  /** With `auto`: which answered channels are transcribed, by `Call-Direction`. Default `inbound`. */
+  readonly direction?: 'inbound' | 'outbound' | 'any';
+  readonly onLine?: (line: StoredLine) => void;
+}
+
+export interface Bridge {
+  /** Connects to FreeSWITCH (retrying while it restarts). */
+  connect(): Promise<void>;
+  /** Transcribes one call until it hangs up. */
+  transcribeCall(uuid: string): Promise<CallTranscriber>;
+  /** Transcribes every answered call from now on (and those already up). */
+  auto(): Promise<void>;
+  /** Places a test call with `originate` and transcribes it. */
+  testCall(destination: string): Promise<CallTranscriber>;
+  /** Calls being transcribed now. */
+  readonly calls: ReadonlyMap<string, CallTranscriber>;
+  readonly esl: EslClient;
+  /** Stops every call's transcription (final lines stored), logs out. */
+  close(): Promise<void>;
+}
+
+const EVENTS = ['CHANNEL_ANSWER', 'CHANNEL_HANGUP_COMPLETE', 'RECORD_STOP'];
+
+/**
+ * The FreeSWITCH bridge: for each call, `uuid_record` to a raw file, follow it, stream it to the
+ * recognizer, store the lines. Survives FreeSWITCH restarts: calls keep streaming from their files
+ * while the event socket is down; on reconnection, calls that ended meanwhile are finished and (in
+ * auto mode) calls answered meanwhile are picked up.
+ */
+export function createBridge(opts: BridgeOptions): Bridge {
+  const log = opts.logger ?? silentLogger;
+  const esl = new EslClient({ ...opts, events: EVENTS });
+  const store = new TranscriptStore(opts.outDir);
+  const calls = new Map<string, CallTranscriber>();
+  const finished = new Set<string>();
+  let automatic = false;
+  const callOptions: CallOptions = {
+    esl,
+    recognizer: opts.recognizer,
+    store,
+    log,
+    ...(opts.recordDir ? { recordDir: opts.recordDir } : {}),
+    ...(opts.legs ? { legs: opts.legs } : {}),
+    ...(opts.recordRate ? { recordRate: opts.recordRate } : {}),
+    ...(opts.keepAudio ? { keepAudio: true } : {}),
+    ...(opts.sendEvents ? { sendEvents: true } : {}),
+    ...(opts.onLine ? { onLine: opts.onLine } : {}),
+  };
+
+  async function begin(info: CallInfo): Promise<CallTranscriber> {
+    const existing = calls.get(info.uuid);
+    if (existing) return existing;
+    const call = new CallTranscriber(info, callOptions);
+    calls.set(info.uuid, call);
+    try {
+      await call.start();
+    } catch (err) {
+      calls.delete(info.uuid);
+      await call.stop('shutdown');
+      throw err;
+    }
+    void call.done.then(() => {
+      calls.delete(info.uuid);
+      finished.add(info.uuid);
+      log.info(`call ${info.uuid}: transcript in ${store.fileFor(info.uuid)}`);
+    });
+    return call;
+  }
+
+  const infoFrom = (h: Readonly<Record<string, string>>): CallInfo => ({
+    uuid: h['Unique-ID'] ?? h.uuid ?? '',
+    caller: h['Caller-Caller-ID-Number'] ?? h.cid_num ?? '',
+    callee: h['Caller-Destination-Number'] ?? h.dest ?? '',
+  });
+
+  const wanted = (direction: string | undefined): boolean =>
+    (opts.direction ?? 'inbound') === 'any' || direction === (opts.direction ?? 'inbound');
+
+  esl.on('event', (e: EslEvent) => {
+    const uuid = e.headers['Unique-ID'] ?? '';
+    if (e.name === 'CHANNEL_ANSWER' && automatic && wanted(e.headers['Call-Direction']) && !calls.has(uuid) && !finished.has(uuid)) {
+      begin(infoFrom(e.headers)).catch((err: Error) => log.error(`call ${uuid}: ${err.message}`));
+    } else if (e.name === 'CHANNEL_HANGUP_COMPLETE') {
+      void calls.get(uuid)?.stop('hangup');
+    } else if (e.name === 'RECORD_STOP') {
+      calls.get(uuid)?.recordStopped(e.headers['Record-File-Path'] ?? '');
+    }
+  });
+
+  esl.on('disconnected', () => log.warning(`FreeSWITCH event socket at ${esl.host}:${esl.port} closed; ${calls.size} call(s) keep streaming; reconnecting`));
+  esl.on('ready', ({ reconnected }) => {
+    if (!reconnected) return;
+    log.info(`reconnected to FreeSWITCH at ${esl.host}:${esl.port}`);
+    void resync().catch((err: Error) => log.error(`after reconnecting: ${err.message}`));
+  });
+
+  /** After a reconnection: finish calls that ended while we were away; pick up new ones. */
+  async function resync(): Promise<void> {
+    for (const [uuid, call] of calls) {
+      const exists = (await esl.api(`uuid_exists ${uuid}`)).trim();
+      if (exists !== 'true') void call.stop('hangup');
+    }
+    if (automatic) await pickUpRunningCalls();
+  }
+
+  async function pickUpRunningCalls(): Promise<void> {
+    const text = await esl.api('show channels as json');
+    let rows: Record<string, string>[] = [];
+    try {
+      rows = (JSON.parse(text) as { rows?: Record<string, string>[] }).rows ?? [];
+    } catch {
+      return;
+    }
+    for (const r of rows) {
+      if (r.callstate !== 'ACTIVE' || !wanted(r.direction) || calls.has(r.uuid ?? '') || finished.has(r.uuid ?? '')) continue;
+      await begin(infoFrom(r)).catch((err: Error) => log.error(`call ${r.uuid}: ${err.message}`));
+    }
+  }
+
+  return {
+    esl,
+    calls,
+    connect: () => esl.connect(),
+    async transcribeCall(uuid) {
+      const exists = (await esl.api(`uuid_exists ${uuid}`)).trim();
+      if (exists !== 'true') throw new SimulstreamError('ERR_ESL_COMMAND', `no call ${uuid} on FreeSWITCH`);
+      const cid = (await esl.api(`uuid_getvar ${uuid} caller_id_number`)).trim();
+      const dest = (await esl.api(`uuid_getvar ${uuid} destination_number`)).trim();
+      const clean = (v: string): string => (v === '_undef_' || v.startsWith('-ERR') ? '' : v);
+      return begin({ uuid, caller: clean(cid), callee: clean(dest) });
+    },
+    async auto() {
+      automatic = true;
+      await pickUpRunningCalls();
+    },
+    async testCall(destination) {
+      const reply = (await esl.bgapi(`originate {origination_caller_id_number=simulstream-test}${destination} &park()`)).trim();
+      const m = /^\+OK (\S+)/.exec(reply);
+      if (!m) throw new SimulstreamError('ERR_ESL_COMMAND', `originate ${destination}: ${reply}`);
+      return begin({ uuid: m[1]!, caller: 'simulstream-test', callee: destination });
+    },
+    async close() {
+      await Promise.all([...calls.values()].map((c) => c.stop('shutdown')));
+      await esl.close();
+    },
+  };
+}

@@ -1,0 +1,158 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PassThrough, type Duplex, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { SimulstreamError } from '../errors.js';
+import type { Logger } from '../server/logger.js';
+import type { EslClient } from './esl-client.js';
+import { FileFollower } from './file-follower.js';
+import type { Recognizer } from './recognizer.js';
+import { TranscriptLineParser, type TranscriptLine } from './transcript-lines.js';
+import type { Leg, StoredLine, TranscriptStore } from './transcript-store.js';
+import { Upsample2x } from './upsample.js';
+
+export interface CallInfo {
+  readonly uuid: string;
+  readonly caller: string;
+  readonly callee: string;
+}
+
+export interface CallOptions {
+  readonly esl: EslClient;
+  readonly recognizer: Recognizer;
+  readonly store: TranscriptStore;
+  readonly log: Logger;
+  /** Where recordings are written (FreeSWITCH's side of the file system). Default /tmp. */
+  readonly recordDir?: string;
+  /** `mixed` (one recording of both parties, default) or `both` (caller and callee separately). */
+  readonly legs?: 'mixed' | 'both';
+  /** 16000 (FreeSWITCH resamples; default) or 8000 (the codec's rate; the bridge resamples). */
+  readonly recordRate?: 16000 | 8000;
+  /** Keep the raw recordings after the call. */
+  readonly keepAudio?: boolean;
+  /** Send each line back into FreeSWITCH as a `CUSTOM asr::transcript` event. */
+  readonly sendEvents?: boolean;
+  /** Each line, as stored. */
+  readonly onLine?: (line: StoredLine) => void;
+}
+
+interface LegRun {
+  readonly leg: Leg;
+  readonly file: string;
+  readonly follower: FileFollower;
+  readonly done: Promise<void>;
+}
+
+/**
+ * One call: records it (`uuid_record` to a `.raw` file, 16 kHz, unbuffered), follows the file as
+ * it grows, streams it to the recognizer, and stores every line that comes back. `stop()` ends the
+ * recording; the remaining audio is sent, the final lines are stored, and the file is deleted.
+ */
+export class CallTranscriber {
+  private legs: LegRun[] = [];
+  private stopped = false;
+  readonly started = new Date();
+  /** Resolves when every leg's last line is stored. */
+  done: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly call: CallInfo,
+    private readonly opts: CallOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    const { esl, log } = this.opts;
+    const rate = this.opts.recordRate ?? 16000;
+    const uuid = this.call.uuid;
+    // 16 kHz when FreeSWITCH resamples; no 64 KB write buffering, or the file grows in 2-4 s bursts
+    await this.api(`uuid_setvar ${uuid} record_sample_rate ${rate}`);
+    await this.api(`uuid_setvar ${uuid} enable_file_write_buffering false`);
+    const plan: [Leg, string][] =
+      this.opts.legs === 'both'
+        ? [
+            ['caller', '{RECORD_READ_ONLY=true}'],
+            ['callee', '{RECORD_WRITE_ONLY=true}'],
+          ]
+        : [['mixed', '']];
+    for (const [leg, vars] of plan) {
+      const file = path.join(this.opts.recordDir ?? '/tmp', `fs_${uuid}${leg === 'mixed' ? '' : `_${leg}`}.raw`);
+      // the recognizer first, so a recognizer that is down does not leave a recording running
+      const rec = await this.opts.recognizer.open();
+      const reply = await esl.api(`uuid_record ${uuid} start ${file}${vars ? ` 0 ${vars}` : ''}`);
+      if (!reply.startsWith('+OK')) {
+        rec.destroy();
+        throw new SimulstreamError('ERR_ESL_COMMAND', `uuid_record ${uuid} start ${file}: ${reply.trim()}`);
+      }
+      log.info(`call ${uuid} (${this.call.caller} → ${this.call.callee}): recording ${leg} to ${file}, streaming to ${this.opts.recognizer.name}`);
+      const follower = new FileFollower(file);
+      this.legs.push({ leg, file, follower, done: this.run(leg, file, follower, rec, rate) });
+    }
+    this.done = Promise.all(this.legs.map((l) => l.done)).then(() => undefined);
+  }
+
+  private async run(leg: Leg, file: string, follower: FileFollower, rec: Duplex, rate: number): Promise<void> {
+    const parser = new TranscriptLineParser();
+    parser.on('data', (l: TranscriptLine) => this.store(leg, l));
+    const resample: Transform = rate === 8000 ? new Upsample2x() : new PassThrough();
+    try {
+      await pipeline(follower, resample, rec, parser);
+    } catch (err) {
+      this.opts.log.error(`call ${this.call.uuid} ${leg}: ${(err as Error).message}`);
+    } finally {
+      if (!this.opts.keepAudio) fs.rm(file, { force: true }, () => {});
+      this.opts.log.info(`call ${this.call.uuid} ${leg}: ${follower.bytesRead} bytes of audio transcribed${this.opts.keepAudio ? `, kept in ${file}` : ''}`);
+    }
+  }
+
+  private store(leg: Leg, l: TranscriptLine): void {
+    const line: StoredLine = {
+      call_uuid: this.call.uuid,
+      leg,
+      caller: this.call.caller,
+      callee: this.call.callee,
+      start_ms: l.startMs,
+      end_ms: l.endMs,
+      text: l.text,
+      received_at: new Date().toISOString(),
+      call_started_at: this.started.toISOString(),
+    };
+    this.opts.store.append(line);
+    this.opts.log.info(`${this.call.uuid} ${leg} ${l.startMs} ${l.endMs}${l.text.startsWith(' ') ? '' : ' '}${l.text}`);
+    this.opts.onLine?.(line);
+    if (this.opts.sendEvents && this.opts.esl.connected) {
+      this.opts.esl
+        .sendEvent('CUSTOM', {
+          'Event-Subclass': 'asr::transcript',
+          'Unique-ID': this.call.uuid,
+          'ASR-Leg': leg,
+          'ASR-Start-Ms': String(l.startMs),
+          'ASR-End-Ms': String(l.endMs),
+        }, l.text.trim())
+        .catch((e: Error) => this.opts.log.warning(`sendevent asr::transcript: ${e.message}`));
+    }
+  }
+
+  /**
+   * Ends the call's transcription: stops the recording (unless the call is gone), lets the
+   * followers read to the end, waits for the last lines.
+   */
+  async stop(reason: 'hangup' | 'record-stop' | 'shutdown'): Promise<void> {
+    if (this.stopped) return this.done;
+    this.stopped = true;
+    if (reason !== 'hangup' && this.opts.esl.connected) {
+      for (const l of this.legs) await this.opts.esl.api(`uuid_record ${this.call.uuid} stop ${l.file}`).catch(() => '');
+    }
+    for (const l of this.legs) l.follower.stop();
+    await this.done;
+  }
+
+  /** Stops one leg whose recording FreeSWITCH reports stopped (RECORD_STOP). */
+  recordStopped(file: string): void {
+    this.legs.find((l) => l.file === file)?.follower.stop();
+  }
+
+  private async api(cmd: string): Promise<void> {
+    const reply = await this.opts.esl.api(cmd);
+    if (reply.startsWith('-ERR')) throw new SimulstreamError('ERR_ESL_COMMAND', `${cmd}: ${reply.trim()}`);
+  }
+}

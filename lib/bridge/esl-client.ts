@@ -1,0 +1,216 @@
+import crypto from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { SimulstreamError } from '../errors.js';
+import { parseEvent, type EslEvent } from './esl-event.js';
+import { EslParser, type EslMessage } from './esl-parser.js';
+
+export interface EslClientOptions {
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 8021. */
+  readonly port?: number;
+  /** Default ClueCon. */
+  readonly password?: string;
+  /** Events to subscribe to after each login (e.g. CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE). */
+  readonly events?: readonly string[];
+  /** `plain` (default) or `json`. */
+  readonly format?: 'plain' | 'json';
+  /** Reconnect when the socket drops (FreeSWITCH restarting). Default true. */
+  readonly reconnect?: boolean;
+  /** Backoff: first delay and cap, ms. Default 250 and 10 000. */
+  readonly backoffMs?: readonly [number, number];
+  /** Seconds to wait for a connection or a reply. Default 10. */
+  readonly timeout?: number;
+}
+
+interface Waiter {
+  readonly resolve: (m: EslMessage) => void;
+  readonly reject: (e: Error) => void;
+}
+
+export interface EslClientEvents {
+  event: [EslEvent];
+  /** Logged in (first time and after each reconnection). */
+  ready: [{ reconnected: boolean }];
+  /** The socket dropped; a reconnection follows unless closed. */
+  disconnected: [Error | undefined];
+}
+
+/**
+ * A small typed inbound Event Socket client: login, `api`, `bgapi` (results through
+ * BACKGROUND_JOB), event subscription in plain or JSON form, `sendevent`, and reconnection with
+ * backoff. Replies are matched to commands in order, as FreeSWITCH answers them.
+ *
+ * We wrote our own: the maintained npm clients either have no licence (esl-lite) or no types and a
+ * callback API (modesl, drachtio-modesl), and the protocol is small (see `esl-parser.ts`).
+ */
+export class EslClient extends EventEmitter<EslClientEvents> {
+  readonly host: string;
+  readonly port: number;
+  private readonly opts: EslClientOptions;
+  private socket: net.Socket | null = null;
+  private waiters: Waiter[] = [];
+  private jobs = new Map<string, Waiter>();
+  private closed = false;
+  private connectedOnce = false;
+  private delay: number;
+
+  constructor(opts: EslClientOptions = {}) {
+    super();
+    this.opts = opts;
+    this.host = opts.host ?? '127.0.0.1';
+    this.port = opts.port ?? 8021;
+    this.delay = opts.backoffMs?.[0] ?? 250;
+  }
+
+  /** Connects and logs in; rejects on a wrong password (ERR_ESL_AUTH) or no server (ERR_ESL_CONNECT). */
+  async connect(): Promise<void> {
+    this.closed = false;
+    await this.open();
+  }
+
+  private open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: this.host, port: this.port });
+      const parser = new EslParser();
+      let stage: 'auth' | 'login' | 'ready' = 'auth';
+      const timer = setTimeout(() => socket.destroy(new Error('timed out')), (this.opts.timeout ?? 10) * 1000);
+      const fail = (err: SimulstreamError): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      };
+      socket.on('data', (b: Buffer) => {
+        for (const msg of parser.push(b)) {
+          const type = msg.headers['Content-Type'];
+          if (stage === 'auth') {
+            if (type === 'text/rude-rejection') return fail(new SimulstreamError('ERR_ESL_AUTH', `FreeSWITCH at ${this.host}:${this.port} refused us: ${msg.body.trim()} (check the event socket's ACL)`));
+            if (type === 'auth/request') {
+              stage = 'login';
+              socket.write(`auth ${this.opts.password ?? 'ClueCon'}\n\n`);
+            }
+          } else if (stage === 'login') {
+            if (type !== 'command/reply') continue;
+            if (!(msg.headers['Reply-Text'] ?? '').startsWith('+OK')) {
+              return fail(new SimulstreamError('ERR_ESL_AUTH', `FreeSWITCH at ${this.host}:${this.port} rejected the password (${msg.headers['Reply-Text'] ?? 'no reply'})`));
+            }
+            stage = 'ready';
+            clearTimeout(timer);
+            this.socket = socket;
+            this.delay = this.opts.backoffMs?.[0] ?? 250;
+            this.subscribe()
+              .then(() => {
+                const reconnected = this.connectedOnce;
+                this.connectedOnce = true;
+                resolve();
+                this.emit('ready', { reconnected });
+              })
+              .catch((e: Error) => fail(new SimulstreamError('ERR_ESL_CONNECT', e.message)));
+          } else this.dispatch(msg);
+        }
+      });
+      socket.on('error', (err) => {
+        if (stage !== 'ready') fail(new SimulstreamError('ERR_ESL_CONNECT', `cannot reach FreeSWITCH's event socket at ${this.host}:${this.port}: ${err.message}`, { cause: err }));
+      });
+      socket.on('close', () => {
+        clearTimeout(timer);
+        if (stage !== 'ready') return;
+        this.socket = null;
+        const err = new Error('the event socket closed');
+        for (const w of [...this.waiters, ...this.jobs.values()]) w.reject(err);
+        this.waiters = [];
+        this.jobs.clear();
+        this.emit('disconnected', undefined);
+        if (!this.closed && this.opts.reconnect !== false) this.scheduleReconnect();
+      });
+    });
+  }
+
+  private scheduleReconnect(): void {
+    const wait = this.delay;
+    this.delay = Math.min(this.delay * 2, this.opts.backoffMs?.[1] ?? 10_000);
+    setTimeout(() => {
+      if (this.closed) return;
+      this.open().catch(() => this.scheduleReconnect());
+    }, wait).unref();
+  }
+
+  private async subscribe(): Promise<void> {
+    const names = [...(this.opts.events ?? [])];
+    if (!names.includes('BACKGROUND_JOB')) names.push('BACKGROUND_JOB');
+    const reply = await this.command(`event ${this.opts.format ?? 'plain'} ${names.join(' ')}`);
+    if (!(reply.headers['Reply-Text'] ?? '').startsWith('+OK')) throw new Error(`event subscription refused: ${reply.headers['Reply-Text']}`);
+  }
+
+  private dispatch(msg: EslMessage): void {
+    const type = msg.headers['Content-Type'];
+    if (type === 'command/reply' || type === 'api/response') {
+      this.waiters.shift()?.resolve(msg);
+      return;
+    }
+    if (type === 'text/disconnect-notice') return; // the close follows
+    const event = parseEvent(msg);
+    if (!event) return;
+    if (event.name === 'BACKGROUND_JOB') {
+      const id = event.headers['Job-UUID'] ?? '';
+      const job = this.jobs.get(id);
+      if (job) {
+        this.jobs.delete(id);
+        job.resolve({ headers: event.headers, body: event.body });
+      }
+    }
+    this.emit('event', event);
+  }
+
+  /** Sends one command (with optional headers) and waits for its reply. */
+  command(line: string, headers: Record<string, string> = {}, body = ''): Promise<EslMessage> {
+    const socket = this.socket;
+    if (!socket) return Promise.reject(new SimulstreamError('ERR_ESL_CONNECT', 'not connected to FreeSWITCH'));
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\n`).join('');
+      const content = body ? `Content-Length: ${Buffer.byteLength(body)}\n` : '';
+      socket.write(`${line}\n${extra}${content}\n${body}`);
+    });
+  }
+
+  /** `api CMD`: the command's output. */
+  async api(cmd: string): Promise<string> {
+    return (await this.command(`api ${cmd}`)).body;
+  }
+
+  /** `bgapi CMD`: the output, from its BACKGROUND_JOB event. */
+  async bgapi(cmd: string): Promise<string> {
+    const id = crypto.randomUUID();
+    const result = new Promise<EslMessage>((resolve, reject) => this.jobs.set(id, { resolve, reject }));
+    const reply = await this.command(`bgapi ${cmd}`, { 'Job-UUID': id });
+    if (!(reply.headers['Reply-Text'] ?? '').startsWith('+OK')) {
+      this.jobs.delete(id);
+      throw new SimulstreamError('ERR_ESL_COMMAND', `bgapi ${cmd}: ${reply.headers['Reply-Text']}`);
+    }
+    return (await result).body;
+  }
+
+  /** `sendevent NAME` with headers and a body (e.g. CUSTOM, Event-Subclass asr::transcript). */
+  async sendEvent(name: string, headers: Record<string, string>, body = ''): Promise<void> {
+    const reply = await this.command(`sendevent ${name}`, headers, body);
+    if (!(reply.headers['Reply-Text'] ?? '').startsWith('+OK')) throw new SimulstreamError('ERR_ESL_COMMAND', `sendevent ${name}: ${reply.headers['Reply-Text']}`);
+  }
+
+  get connected(): boolean {
+    return this.socket !== null;
+  }
+
+  /** Logs out and stops reconnecting. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const s = this.socket;
+    if (!s) return;
+    await new Promise<void>((r) => {
+      s.once('close', () => r());
+      s.end('exit\n\n');
+      setTimeout(() => s.destroy(), 1000).unref();
+    });
+  }
+}

@@ -1,0 +1,125 @@
+import net from 'node:net';
+import { Command, Option } from 'commander';
+import { createBridge } from '../bridge/bridge.js';
+import { EslClient } from '../bridge/esl-client.js';
+import { embeddedRecognizer, tcpRecognizer, type Recognizer } from '../bridge/recognizer.js';
+import { InvalidOptionError, SimulstreamError } from '../errors.js';
+import { defaultModelsDir, loadModel, type LoadedModel } from '../model/load-model.js';
+import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
+import { intArg } from './options.js';
+import { addPolicyOptions, policyOptions } from './policy-options.js';
+import { resolveModel } from './models.js';
+import type { CliIo } from './transcribe.js';
+
+/** `simulstream bridge`: live transcripts of FreeSWITCH calls. */
+export function bridgeCommand(io: CliIo, signals = true): Command {
+  const cmd = new Command('bridge')
+    .description('transcribe FreeSWITCH calls live: uuid_record to a raw file, follow it, stream it to the recognizer, store the lines per call')
+    .option('--esl-host <host>', 'FreeSWITCH event socket host', '127.0.0.1')
+    .option('--esl-port <n>', 'FreeSWITCH event socket port', intArg(1, 65535), 8021)
+    .option('--esl-password <pw>', 'FreeSWITCH event socket password', 'ClueCon')
+    .option('--server <host:port>', 'the recognizer (simulstream serve or SimulStreaming\'s server)', '127.0.0.1:43007')
+    .option('--embedded', 'run the recognizer in this process (with --model or --model_path)', false)
+    .option('--model <name>', 'with --embedded: a catalog model, pulled on first use')
+    .option('--model_path <file>', 'with --embedded: an OpenAI .pt or whisper.cpp ggml file')
+    .option('--alignment_heads <spec>', 'with --embedded: alignment heads "layer,head;…"')
+    .option('--models-dir <dir>', 'model cache')
+    .option('--out-dir <dir>', 'one JSON Lines transcript per call', './transcripts')
+    .option('--record-dir <dir>', 'where FreeSWITCH writes the recordings (it must be this machine\'s file system)', '/tmp')
+    .addOption(new Option('--legs <legs>', 'mixed: both parties in one recording; both: caller and callee separately').choices(['mixed', 'both']).default('mixed'))
+    .addOption(new Option('--record-rate <hz>', '16000: FreeSWITCH resamples; 8000: record at the codec\'s rate, the bridge resamples').choices(['16000', '8000']).default('16000'))
+    .addOption(new Option('--direction <d>', 'with --auto: which answered channels to transcribe').choices(['inbound', 'outbound', 'any']).default('inbound'))
+    .option('--keep-audio', 'keep the raw recordings after each call', false)
+    .option('--events', 'send each line back into FreeSWITCH as a CUSTOM asr::transcript event', false)
+    .option('--json-events', 'subscribe to events in JSON form instead of plain', false)
+    .option('--test-connection', 'check the event socket login and the recognizer, then exit')
+    .option('--uuid <uuid>', 'transcribe one call until it hangs up')
+    .option('--auto', 'transcribe every answered call until stopped')
+    .option('--test', 'place a call with originate to --test-destination and transcribe it')
+    .option('--test-destination <dial>', 'with --test: what to originate to (e.g. loopback/9196)')
+    .addOption(new Option('-l, --log-level <level>', 'log level').choices([...LOG_LEVELS]).default('INFO'));
+  addPolicyOptions(cmd);
+  return cmd.action(async (o: Record<string, unknown>) => {
+    const modes = ['testConnection', 'uuid', 'auto', 'test'].filter((m) => o[m]);
+    if (modes.length !== 1) throw new InvalidOptionError('bridge', 'choose exactly one of --test-connection, --uuid UUID, --auto, --test');
+    if (o.test && !o.testDestination) throw new InvalidOptionError('--test', 'needs --test-destination (e.g. loopback/9196)');
+    const log = createLogger(io.stderr, o.logLevel as LogLevel, 'bridge');
+    const esl = { host: o.eslHost as string, port: o.eslPort as number, password: o.eslPassword as string };
+
+    let lm: LoadedModel | undefined;
+    let recognizer: Recognizer;
+    if (o.embedded) {
+      const modelsDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
+      const file = o.model ? await resolveModel(o.model as string, { modelsDir }, io) : (o.model_path as string | undefined);
+      if (!file) throw new InvalidOptionError('--embedded', 'needs --model NAME or --model_path FILE');
+      lm = await loadModel({ modelPath: file, cacheDir: modelsDir, ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}), log: (m) => log.info(m) });
+      recognizer = embeddedRecognizer({ ...policyOptions(o), model: lm });
+    } else recognizer = tcpRecognizer(o.server as string);
+
+    try {
+      if (o.testConnection) {
+        if (!(await testConnection(esl, recognizer, io))) throw new SimulstreamError('ERR_ESL_CONNECT', 'the connection test failed (see above)');
+        return;
+      }
+      const bridge = createBridge({
+        ...esl,
+        recognizer,
+        outDir: o.outDir as string,
+        recordDir: o.recordDir as string,
+        legs: o.legs as 'mixed' | 'both',
+        recordRate: Number(o.recordRate) as 16000 | 8000,
+        direction: o.direction as 'inbound' | 'outbound' | 'any',
+        keepAudio: o.keepAudio as boolean,
+        sendEvents: o.events as boolean,
+        format: o.jsonEvents ? 'json' : 'plain',
+        logger: log,
+      });
+      await bridge.connect();
+      log.info(`connected to FreeSWITCH at ${esl.host}:${esl.port}; recognizer ${recognizer.name}; transcripts in ${o.outDir as string}`);
+      if (o.uuid) await (await bridge.transcribeCall(o.uuid as string)).done;
+      else if (o.test) await (await bridge.testCall(o.testDestination as string)).done;
+      else {
+        await bridge.auto();
+        await new Promise<void>((resolve) => {
+          if (!signals) return;
+          const stop = (sig: string): void => {
+            log.info(`${sig}: finishing ${bridge.calls.size} call(s)`);
+            resolve();
+          };
+          process.once('SIGINT', () => stop('SIGINT'));
+          process.once('SIGTERM', () => stop('SIGTERM'));
+        });
+      }
+      await bridge.close();
+    } finally {
+      await lm?.release();
+    }
+  });
+}
+
+/** Logs in, runs `status`, checks the recognizer accepts connections; prints one line each. */
+async function testConnection(esl: { host: string; port: number; password: string }, recognizer: Recognizer, io: CliIo): Promise<boolean> {
+  let ok = true;
+  const client = new EslClient({ ...esl, reconnect: false, timeout: 5 });
+  try {
+    await client.connect();
+    const status = await client.api('status');
+    const ready = status.split('\n').find((l) => /ready/i.test(l))?.trim() ?? status.split('\n')[0]!.trim();
+    io.stdout.write(`ESL ${esl.host}:${esl.port}: OK (logged in; ${ready})\n`);
+  } catch (err) {
+    ok = false;
+    io.stdout.write(`ESL ${esl.host}:${esl.port}: FAILED (${(err as Error).message})\n`);
+  } finally {
+    await client.close();
+  }
+  try {
+    const s = await recognizer.open();
+    if (s instanceof net.Socket) s.destroy();
+    else s.destroy();
+    io.stdout.write(`recognizer ${recognizer.name}: OK (accepts connections)\n`);
+  } catch (err) {
+    ok = false;
+    io.stdout.write(`recognizer ${recognizer.name}: FAILED (${(err as Error).message})\n`);
+  }
+  return ok;
+}
