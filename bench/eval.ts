@@ -33,6 +33,7 @@ const program = new Command('eval')
   .option('--frame_threshold <n>', 'AlignAtt frame threshold', intArg(0, 1500), 25)
   .option('--limit <n>', 'only the first N files', intArg(1))
   .option('--quantize <type>', 'int8: 8-bit weights for the encoder and decoder matmuls')
+  .option('--threads <n>', 'ONNX Runtime intra-op threads (0: one per core)', intArg(0, 256), 0)
   .option('--json', 'print the whole report as JSON', false)
   .action(async (o: Record<string, unknown>) => {
     let entries = o.manifest ? readManifest(o.manifest as string) : defaultManifest();
@@ -41,7 +42,7 @@ const program = new Command('eval')
     const heads = (o.alignment_heads as string | undefined) ?? (isToy ? '1,2;1,3' : undefined);
     const precision = o.quantize === 'int8' ? 'int8' : 'fp32';
     if (o.quantize && o.quantize !== 'int8') throw new Error('--quantize: only int8');
-    const lm = await loadModel({ modelPath: o.model_path as string, precision, ...(heads ? { alignmentHeads: heads } : {}) });
+    const lm = await loadModel({ modelPath: o.model_path as string, precision, threads: o.threads as number, ...(heads ? { alignmentHeads: heads } : {}) });
     const modes: EvalMode[] = o.mode === 'both' ? ['offline', 'streaming'] : [o.mode as EvalMode];
     const reports: EvalReport[] = [];
     for (const mode of modes) {

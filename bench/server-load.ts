@@ -33,8 +33,6 @@ interface RunResult {
   readonly cpuCores: number;
   /** Resident memory at the busiest point, MiB. */
   readonly peakRssMiB: number;
-  /** (RSS with N streams open − RSS before) / N, MiB. */
-  readonly rssPerStreamMiB: number;
   readonly ok: boolean;
 }
 
@@ -85,7 +83,7 @@ function replay(port: number, pcm: Buffer, startDelay: number): Promise<void> {
   });
 }
 
-async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSize: number; maxLag: number; language: string }): Promise<RunResult> {
+async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSize: number; maxLag: number; language: string; parallel: number }): Promise<RunResult> {
   // a word's emission lag: its line's emission − when the audio up to the word's end reached the
   // server. Word ends are clamped into the chunk that produced the line: a model whose attention
   // is not aligned (the toy and random models) cannot put a word outside the audio it was decoded from.
@@ -102,19 +100,13 @@ async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSiz
       if (!Number.isNaN(at)) list.push((now - at) / 1000);
     }
   };
-  const server = createServer({ model: lm, host: '127.0.0.1', port: 0, language: o.language, minChunkSize: o.minChunkSize, maxConnections: n + 1, onSegment });
+  const server = createServer({ model: lm, host: '127.0.0.1', port: 0, language: o.language, minChunkSize: o.minChunkSize, maxConnections: n + 1, parallelIterations: o.parallel, onSegment });
   const { port } = await server.listen();
   const pool = speechPool();
   (globalThis as { gc?: () => void }).gc?.();
   const rssBefore = process.memoryUsage().rss;
   let peak = rssBefore;
-  let steady = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 250);
-  // memory with every stream open and its buffer filling: sampled halfway through
-  const half = setTimeout(() => {
-    (globalThis as { gc?: () => void }).gc?.();
-    steady = process.memoryUsage().rss;
-  }, (o.seconds / 2) * 1000 + 1000);
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   // streams start spread over one chunk interval, as unsynchronised calls would
@@ -124,7 +116,6 @@ async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSiz
   const wall = (performance.now() - wall0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
-  clearTimeout(half);
   await server.close();
   const all = [...lags.values()];
   const p90s = all.map((l) => percentile(l, 90)).filter((x) => !Number.isNaN(x));
@@ -138,7 +129,6 @@ async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSiz
     lines,
     cpuCores: (cpu.user + cpu.system) / 1e6 / wall,
     peakRssMiB: peak / 2 ** 20,
-    rssPerStreamMiB: (Math.max(steady, rssBefore) - rssBefore) / 2 ** 20 / n,
     ok: p90s.length === n && worst < o.maxLag,
   };
 }
@@ -167,7 +157,7 @@ async function memoryPerStream(lm: LoadedModel, count: number, language: string)
 }
 
 function row(r: RunResult): string {
-  return `| ${String(r.streams).padStart(3)} | ${r.worstP90.toFixed(2)} s | ${r.medianP90.toFixed(2)} s | ${r.maxLag.toFixed(2)} s | ${String(r.words).padStart(5)} | ${r.cpuCores.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} MiB | ${r.rssPerStreamMiB.toFixed(1)} MiB | ${r.ok ? 'yes' : 'no'} |`;
+  return `| ${String(r.streams).padStart(3)} | ${r.worstP90.toFixed(2)} s | ${r.medianP90.toFixed(2)} s | ${r.maxLag.toFixed(2)} s | ${String(r.words).padStart(5)} | ${r.cpuCores.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} MiB | ${r.ok ? 'yes' : 'no'} |`;
 }
 
 const program = new Command('bench:server')
@@ -179,6 +169,7 @@ const program = new Command('bench:server')
   .option('--find-max', 'search the largest N that keeps every stream under --max-lag', false)
   .option('--from <n>', 'where --find-max starts doubling', intArg(1), 1)
   .option('--threads <n>', 'ONNX Runtime intra-op threads (0: one per core)', intArg(0, 256), 0)
+  .option('--parallel <n>', 'policy iterations the server runs at once (its parallelIterations)', intArg(1, 64), 1)
   .option('--memory <n>', 'also measure memory per stream with N open streams holding 30 s each', intArg(1, 1000))
   .option('--json', 'print the results as JSON', false)
   .action(async (o: Record<string, unknown>) => {
@@ -190,11 +181,11 @@ const program = new Command('bench:server')
         : o.model === 'tiny'
           ? await loadModel({ checkpoint: randomCheckpoint('tiny'), cacheDir, threads })
           : await loadModel({ modelPath: o.model as string, cacheDir, threads });
-    const opts = { seconds: o.seconds as number, minChunkSize: o.minChunkSize as number, maxLag: o.maxLag as number, language: 'fr' };
+    const opts = { seconds: o.seconds as number, minChunkSize: o.minChunkSize as number, maxLag: o.maxLag as number, language: 'fr', parallel: o.parallel as number };
     const cpus = os.cpus();
-    console.log(`model ${String(o.model)}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
-    console.log('| streams | worst p90 lag | median p90 | max lag | words | CPU (cores) | peak RSS | RSS / stream | p90 < ' + `${opts.maxLag} s |`);
-    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    console.log(`model ${String(o.model)}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.parallel} iteration(s) at once, ${threads || 'default'} ONNX threads; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
+    console.log('| streams | worst p90 lag | median p90 | max lag | words | CPU (cores) | peak RSS | p90 < ' + `${opts.maxLag} s |`);
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
     await run(lm, 1, { ...opts, seconds: 5 }); // warm-up: ONNX Runtime's arenas, JIT
     const results: RunResult[] = [];
     const probe = async (n: number): Promise<RunResult> => {

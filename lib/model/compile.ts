@@ -40,20 +40,34 @@ interface Meta {
 }
 
 const LINEAR = /\.(query|key|value|out|mlp\.0|mlp\.2)\.weight$/;
+/**
+ * In int8, the Linear layers quantized: the encoder's MLPs, the largest matmuls of the pass that
+ * dominates CPU time. Quantizing the attention projections and the decoder too moved the toy
+ * model's streaming WER by 3–6 points; the MLPs alone keep it within 1 (README, "Models").
+ */
+const QUANTIZED = /^encoder\.blocks\.\d+\.mlp\.[02]\.weight/;
+
+/** Rows of a quantization block (MatMulNBits' block along the input dimension). */
+export const Q_BLOCK = 32;
 
 /**
- * Symmetric per-column int8 quantization of a `[rows, cols]` matrix: `q = round(w / s)`, with
- * `s = max |column| / 127`.
+ * 8-bit block quantization of a `[K, N]` matrix (K a multiple of {@link Q_BLOCK}) in ONNX
+ * Runtime's `MatMulNBits` layout: for each output column n and block b of 32 rows, one scale
+ * `max |w| / 127` and 32 bytes `round(w / scale) + 128`; laid out `[N, K/32, 32]`.
  */
-export function quantizeColumns(w: Float32Array, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {
-  const scale = new Float32Array(cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) scale[c] = Math.max(scale[c]!, Math.abs(w[r * cols + c]!));
-  }
-  for (let c = 0; c < cols; c++) scale[c] = scale[c]! > 0 ? scale[c]! / 127 : 1;
-  const q = new Int8Array(w.length);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) q[r * cols + c] = Math.max(-127, Math.min(127, Math.round(w[r * cols + c]! / scale[c]!)));
+export function quantizeBlocks(w: Float32Array, K: number, N: number): { q: Uint8Array; scale: Float32Array } {
+  const nb = K / Q_BLOCK;
+  const q = new Uint8Array(N * K);
+  const scale = new Float32Array(N * nb);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < nb; b++) {
+      let m = 0;
+      for (let k = 0; k < Q_BLOCK; k++) m = Math.max(m, Math.abs(w[(b * Q_BLOCK + k) * N + n]!));
+      const s = m > 0 ? m / 127 : 1;
+      scale[n * nb + b] = s;
+      const base = (n * nb + b) * Q_BLOCK;
+      for (let k = 0; k < Q_BLOCK; k++) q[base + k] = Math.round(w[(b * Q_BLOCK + k) * N + n]! / s) + 128;
+    }
   }
   return { q, scale };
 }
@@ -61,13 +75,13 @@ export function quantizeColumns(w: Float32Array, rows: number, cols: number): { 
 /**
  * Writes the checkpoint's weights as float32 into `weights.bin`, Linear weights transposed
  * and query projections pre-scaled by 1/sqrt(d_head), one tensor in memory at a time. In int8,
- * Linear weights are stored quantized (int8 and per-column scales) instead.
+ * Linear weights are stored quantized ({@link quantizeBlocks}) instead.
  */
 function writeWeights(ckpt: Checkpoint, file: string, precision: Precision): Record<string, ExternalRef> {
   const index: Record<string, ExternalRef> = {};
   const fd = fs.openSync(file, 'w');
   let offset = 0;
-  const write = (name: string, data: Float32Array | Int8Array, dims: readonly number[]): void => {
+  const write = (name: string, data: Float32Array | Uint8Array, dims: readonly number[]): void => {
     const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
     if (pad) {
       fs.writeSync(fd, Buffer.alloc(pad));
@@ -75,15 +89,16 @@ function writeWeights(ckpt: Checkpoint, file: string, precision: Precision): Rec
     }
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     fs.writeSync(fd, buf);
-    index[name] = { offset, length: buf.length, dims: [...dims], ...(data instanceof Int8Array ? { type: 'int8' as const } : {}) };
+    index[name] = { offset, length: buf.length, dims: [...dims], ...(data instanceof Uint8Array ? { type: 'uint8' as const } : {}) };
     offset += buf.length;
   };
   const put = write;
   const putLinear = (name: string, data: Float32Array, dims: readonly [number, number]): void => {
-    if (precision === 'fp32') return write(name, data, dims);
-    const { q, scale } = quantizeColumns(data, dims[0], dims[1]);
-    write(`${name}${Q_SUFFIX}`, q, dims);
-    write(`${name}${QSCALE_SUFFIX}`, scale, [dims[1]]);
+    const [K, N] = dims;
+    if (precision === 'fp32' || !QUANTIZED.test(name) || K % Q_BLOCK !== 0) return write(name, data, dims);
+    const { q, scale } = quantizeBlocks(data, K, N);
+    write(`${name}${Q_SUFFIX}`, q, [N, K / Q_BLOCK, Q_BLOCK]);
+    write(`${name}${QSCALE_SUFFIX}`, scale, [scale.length]);
   };
   try {
     for (const [name, info] of ckpt.tensors) {
