@@ -80,4 +80,4 @@ export type { Checksum, DownloadOptions, DownloadProgress } from './model/downlo
 export { pullModel, listModels, removeModel, cachedModelPath } from './model/model-cache.js';
 export type { PullOptions, CachedModelInfo } from './model/model-cache.js';
 export type { Precision } from './model/whisper-graphs.js';
-export { quantizeBlocks, Q_BLOCK } from './model/compile.js';
+export { quantizeColumns } from './model/compile.js';

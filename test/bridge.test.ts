@@ -225,6 +225,18 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
     assert.ok(fs1.commands.includes('api uuid_exists r-short') || fs1.commands.includes('api uuid_exists r-long'));
   });
 
+  it('--test: places a call with originate and transcribes it', async () => {
+    const out = tempDir();
+    const b = bridge(out);
+    fs1.originateAudio = pcm('en-000.wav');
+    await b.connect();
+    const call = await b.testCall('loopback/9196');
+    await call.done;
+    await b.close();
+    assert.ok(fs1.commands.some((c) => /^bgapi originate \{origination_caller_id_number=simulstream-test\}loopback\/9196 &park\(\)$/.test(c)));
+    assert.equal(asLines(readTranscript(path.join(out, `${call.call.uuid}.jsonl`))), expected.get('en-000'));
+  });
+
   it('an 8 kHz telephone prompt, resampled by the bridge: complete, timely, nothing lost', async () => {
     const out = tempDir();
     const b = bridge(out, { recordRate: 8000, keepAudio: true });

@@ -11,7 +11,7 @@ import { SimulstreamError } from '../lib/errors.js';
 import { catalogFile, catalogModel, catalogModels } from '../lib/model/catalog.js';
 import { download } from '../lib/model/download.js';
 import { listModels, pullModel, removeModel } from '../lib/model/model-cache.js';
-import { Q_BLOCK, quantizeBlocks } from '../lib/model/compile.js';
+import { quantizeColumns } from '../lib/model/compile.js';
 import { tempDir } from './helpers/fixtures.js';
 
 /** A file server with Range support; `cutAfter` drops the first connection after that many bytes. */
@@ -143,23 +143,12 @@ describe('download and models pull (local HTTP server)', () => {
 });
 
 describe('int8 quantization', () => {
-  it('quantizes blocks of 32 rows per output column, in MatMulNBits\' layout, within half a step', () => {
-    const K = 64;
-    const N = 2;
-    const w = new Float32Array(K * N).map((_, i) => Math.sin(i * 0.7) * (i % 2 ? 2 : 0.5)); // [K, N]
-    w[0] = 0.5; // column 0, block 0: its largest value
-    const { q, scale } = quantizeBlocks(w, K, N);
-    assert.equal(q.length, K * N);
-    assert.equal(scale.length, N * (K / Q_BLOCK));
-    assert.equal(q[0], 128 + 127); // w[0] = max of its block → +127 (offset 128)
-    for (let n = 0; n < N; n++) {
-      for (let k = 0; k < K; k++) {
-        const b = Math.floor(k / Q_BLOCK);
-        const s = scale[n * (K / Q_BLOCK) + b]!;
-        const v = (q[(n * (K / Q_BLOCK) + b) * Q_BLOCK + (k % Q_BLOCK)]! - 128) * s;
-        assert.ok(Math.abs(v - w[k * N + n]!) <= s / 2 + 1e-7, `w[${k},${n}]`);
-      }
-    }
+  it('quantizes per output column, symmetric, within half a step', () => {
+    const w = Float32Array.from([0.5, -2, 0.25, 1, 0, -0.5]); // [K=3, N=2]
+    const { q, scale } = quantizeColumns(w, 3, 2);
+    assert.deepEqual([...scale].map((s) => +(s * 127).toFixed(6)), [0.5, 2]);
+    assert.deepEqual([...q], [127, -127, 64, 64, 0, -32]);
+    for (let i = 0; i < w.length; i++) assert.ok(Math.abs(q[i]! * scale[i % 2]! - w[i]!) <= scale[i % 2]! / 2 + 1e-7);
   });
 });
 

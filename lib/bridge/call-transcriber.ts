@@ -99,7 +99,7 @@ export class CallTranscriber {
     } catch (err) {
       this.opts.log.error(`call ${this.call.uuid} ${leg}: ${(err as Error).message}`);
     } finally {
-      if (!this.opts.keepAudio) fs.rm(file, { force: true }, () => {});
+      if (!this.opts.keepAudio) await fs.promises.rm(file, { force: true });
       this.opts.log.info(`call ${this.call.uuid} ${leg}: ${follower.bytesRead} bytes of audio transcribed${this.opts.keepAudio ? `, kept in ${file}` : ''}`);
     }
   }

@@ -2,8 +2,8 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
-export type ElemType = 'float32' | 'int64' | 'int8' | 'uint8';
-const DATA_TYPE: Record<ElemType, number> = { float32: 1, int64: 7, int8: 3, uint8: 2 };
+export type ElemType = 'float32' | 'int64' | 'int8';
+const DATA_TYPE: Record<ElemType, number> = { float32: 1, int64: 7, int8: 3 };
 /** A dimension: a fixed size or a symbolic name. */
 export type Dim = number | string;
 export type AttrValue = number | number[] | string | { floats: number[] } | { float: number };
@@ -14,7 +14,7 @@ export interface ExternalRef {
   readonly length: number;
   readonly dims: readonly number[];
   /** Element type (default float32). */
-  readonly type?: 'float32' | 'uint8';
+  readonly type?: 'float32' | 'int8';
 }
 
 /**

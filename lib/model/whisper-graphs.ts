@@ -14,7 +14,7 @@ export type WeightIndex = (name: string) => ExternalRef;
  */
 export const T_SUFFIX = '.T';
 export const SCALED_SUFFIX = '.scaled';
-/** int8 variant: the quantized weight (`[out, in/32, 32]`, uint8) and its block scales. */
+/** int8 variant: the quantized weight (`[in, out]`, int8) and its per-column scales (`[out]`). */
 export const Q_SUFFIX = '.q8';
 export const QSCALE_SUFFIX = '.q8scale';
 
@@ -34,16 +34,12 @@ class WhisperGraph {
     return this.g.external(name, this.w(name));
   }
 
-  /** x @ W with W in 8-bit blocks (ONNX Runtime's `MatMulNBits`; int8 compute, accuracy level 4). */
-  matMulNBits(x: string, w: string): string {
-    const [N, nb, block] = this.w(`${w}${Q_SUFFIX}`).dims as [number, number, number];
-    return this.g.node(
-      'MatMulNBits',
-      [x, this.weight(`${w}${Q_SUFFIX}`), this.weight(`${w}${QSCALE_SUFFIX}`)],
-      { K: nb * block, N, bits: 8, block_size: block, accuracy_level: 4 },
-      undefined,
-      'com.microsoft',
-    )[0]!;
+  /**
+   * x @ W with W in int8 (per-column scales): ONNX Runtime's `DynamicQuantizeMatMul` quantizes x
+   * per call (uint8) and multiplies in integers, as its `quantize_dynamic` tool would.
+   */
+  quantizedMatMul(x: string, w: string): string {
+    return this.g.node('DynamicQuantizeMatMul', [x, this.weight(`${w}${Q_SUFFIX}`), this.weight(`${w}${QSCALE_SUFFIX}`)], {}, undefined, 'com.microsoft')[0]!;
   }
 
   /** Whether the weights file has this weight (an int8 variant quantizes only some layers). */
@@ -62,13 +58,13 @@ class WhisperGraph {
     });
   }
 
-  /** x @ W (+ b) with W stored transposed (in int8: 8-bit blocks, see {@link matMulNBits}). */
+  /** x @ W (+ b) with W stored transposed (int8 where the variant quantized it, see {@link quantizedMatMul}). */
   linear(x: string, p: string, bias: boolean, scaled = false): string {
     const s = scaled ? SCALED_SUFFIX : '';
     const w = `${p}.weight${T_SUFFIX}${s}`;
     const y =
       this.precision === 'int8' && this.has(`${w}${Q_SUFFIX}`)
-        ? this.matMulNBits(x, w)
+        ? this.quantizedMatMul(x, w)
         : this.g.op('MatMul', [x, this.weight(w)]);
     return bias ? this.g.op('Add', [y, this.weight(`${p}.bias${s}`)]) : y;
   }

@@ -26,10 +26,13 @@ export function readF32(file: string): Float32Array {
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
 }
 
+const temporary: string[] = [];
+process.on('exit', () => temporary.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
 /** A fresh temporary directory, removed at process exit. */
 export function tempDir(prefix = 'simulstream-test-'): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }));
+  temporary.push(d);
   return d;
 }
 
