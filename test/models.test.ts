@@ -12,7 +12,9 @@ import { catalogFile, catalogModel, catalogModels } from '../lib/model/catalog.j
 import { download } from '../lib/model/download.js';
 import { listModels, pullModel, removeModel } from '../lib/model/model-cache.js';
 import { quantizeColumns } from '../lib/model/compile.js';
-import { tempDir } from './helpers/fixtures.js';
+import { readAudioFile } from '../lib/audio/wav.js';
+import { loadModel } from '../lib/model/load-model.js';
+import { TOY, relativeError, tempDir, testCacheDir } from './helpers/fixtures.js';
 
 /** A file server with Range support; `cutAfter` drops the first connection after that many bytes. */
 function fileServer(files: Record<string, Buffer>): { start(): Promise<string>; stop(): Promise<void>; cutAfter: number; requests: string[] } {
@@ -67,18 +69,23 @@ describe('the model catalog', () => {
 });
 
 describe('download and models pull (local HTTP server)', () => {
-  const srv = fileServer({ 'blob.bin': payload, 'tiny.pt': payload });
+  const toyModel = fs.readFileSync(path.join(TOY, 'ggml-toy.bin'));
+  const srv = fileServer({ 'blob.bin': payload, 'tiny.pt': payload, 'ggml-toy.bin': toyModel });
   let base: string;
   before(async () => (base = await srv.start()));
   after(() => srv.stop());
 
-  it('downloads, verifies and renames into place', async () => {
+  it('downloads a fixture model, verifies its SHA-1, renames it into place; it loads', async () => {
     const dir = tempDir();
     const seen: number[] = [];
-    await download(`${base}blob.bin`, path.join(dir, 'blob.bin'), { checksum: { algorithm: 'sha256', hex: sha256 }, onProgress: (p) => seen.push(p.received) });
-    assert.deepEqual(fs.readFileSync(path.join(dir, 'blob.bin')), payload);
-    assert.ok(!fs.existsSync(path.join(dir, 'blob.bin.part')));
-    assert.equal(seen.at(-1), payload.length);
+    const sha1 = crypto.createHash('sha1').update(toyModel).digest('hex');
+    await download(`${base}ggml-toy.bin`, path.join(dir, 'ggml-toy.bin'), { checksum: { algorithm: 'sha1', hex: sha1 }, onProgress: (p) => seen.push(p.received) });
+    assert.deepEqual(fs.readFileSync(path.join(dir, 'ggml-toy.bin')), toyModel);
+    assert.ok(!fs.existsSync(path.join(dir, 'ggml-toy.bin.part')));
+    assert.equal(seen.at(-1), toyModel.length);
+    const lm = await loadModel({ modelPath: path.join(dir, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    assert.equal(lm.dims.n_text_layer, 3);
+    await lm.release();
   });
 
   it('resumes after a cut connection with a Range request', async () => {
@@ -154,9 +161,6 @@ describe('int8 quantization', () => {
 
 describe('int8 and devices on the toy model', () => {
   it('int8 encoder and decoder stay close to fp32, and CUDA falls back to the CPU with a warning', async () => {
-    const { loadModel } = await import('../lib/model/load-model.js');
-    const { readAudioFile } = await import('../lib/audio/wav.js');
-    const { TOY, testCacheDir, relativeError } = await import('./helpers/fixtures.js');
     const warnings: string[] = [];
     const common = { modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() } as const;
     const fp32 = await loadModel(common);
