@@ -225,6 +225,43 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
     assert.ok(fs1.commands.includes('api uuid_exists r-short') || fs1.commands.includes('api uuid_exists r-long'));
   });
 
+  it('JSON events, and a FreeSWITCH that writes in 64 KB bursts: the same transcript', async () => {
+    const out = tempDir();
+    const b = bridge(out, { format: 'json' });
+    fs1.honourBufferingVar = false;
+    try {
+      await b.connect();
+      await b.auto();
+      fs1.addCall({ uuid: 'burst-1', caller: '301', callee: '3000', audio: pcm('fr-001.wav'), rate: 16000 });
+      fs1.answer('burst-1');
+      await waitFor(() => fs.existsSync(path.join(out, 'burst-1.jsonl')) && b.calls.size === 0, 20_000);
+    } finally {
+      fs1.honourBufferingVar = true;
+      await b.close();
+    }
+    assert.ok(fs1.commands.includes('event json CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE RECORD_STOP BACKGROUND_JOB'));
+    assert.equal(asLines(readTranscript(path.join(out, 'burst-1.jsonl'))), expected.get('fr-001'));
+  });
+
+  it('--legs both: caller and callee recorded and transcribed separately, lines tagged by leg', async () => {
+    const out = tempDir();
+    const b = bridge(out, { legs: 'both', keepAudio: true });
+    await b.connect();
+    fs1.addCall({ uuid: 'legs-1', caller: '401', callee: '3000', audio: pcm('fr-000.wav'), calleeAudio: pcm('en-000.wav'), rate: 16000 });
+    fs1.answer('legs-1');
+    await (await b.transcribeCall('legs-1')).done;
+    await b.close();
+    const stored = readTranscript(path.join(out, 'legs-1.jsonl'));
+    assert.equal(asLines(stored.filter((l) => l.leg === 'caller')), expected.get('fr-000'));
+    // the callee's recording starts a moment after the caller's and lasts the whole call: what it
+    // holds (kept with keepAudio) is what its transcript must match
+    const file = fs1.commands.find((c) => c.includes('uuid_record legs-1 start') && c.includes('_callee'))!.split(' ')[4]!;
+    const segs = await streamPcm(fs.readFileSync(file), { model: lm, ...OPTS });
+    assert.ok(segs.length > 0);
+    assert.equal(asLines(stored.filter((l) => l.leg === 'callee')), segs.map((x) => formatLine(x.startMs, x.endMs, x.text)).join(''));
+    assert.ok(fs1.commands.some((c) => /^api uuid_record legs-1 start \S+fs_legs-1_caller\.raw 0 \{RECORD_READ_ONLY=true\}$/.test(c)));
+  });
+
   it('--test: places a call with originate and transcribes it', async () => {
     const out = tempDir();
     const b = bridge(out);

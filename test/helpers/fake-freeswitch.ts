@@ -53,6 +53,8 @@ export class FakeFreeswitch {
   readonly commands: string[] = [];
   readonly sentEvents: { headers: Record<string, string>; body: string }[] = [];
   readonly calls = new Map<string, CallState>();
+  /** Whether `enable_file_write_buffering=false` is honoured (an old FreeSWITCH ignores it). */
+  honourBufferingVar = true;
   /** Audio of calls placed with `originate`. */
   originateAudio: FakeCall['audio'] | null = null;
   private server: net.Server | null = null;
@@ -259,7 +261,7 @@ export class FakeFreeswitch {
     const mode = rv.get('RECORD_READ_ONLY') === 'true' ? 'read' : rv.get('RECORD_WRITE_ONLY') === 'true' ? 'write' : 'mixed';
     fs.writeFileSync(path, Buffer.alloc(0));
     call.audioStart ??= performance.now();
-    const rec: Recording = { path, mode, rate, buffered: rv.get('enable_file_write_buffering') !== 'false', written: 0, pending: [], pendingBytes: 0, stopped: false };
+    const rec: Recording = { path, mode, rate, buffered: !this.honourBufferingVar || rv.get('enable_file_write_buffering') !== 'false', written: 0, pending: [], pendingBytes: 0, stopped: false };
     // a recording begins at the current point of the call
     rec.written = Math.floor(((performance.now() - call.audioStart) / 1000) * rate);
     call.recordings.push(rec);
