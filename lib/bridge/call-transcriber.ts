@@ -86,8 +86,8 @@ export class CallTranscriber {
       log.info(`call ${uuid} (${this.call.caller} → ${this.call.callee}): recording ${leg} to ${file}, streaming to ${this.opts.recognizer.name}`);
       const follower = new FileFollower(file);
       this.legs.push({ leg, file, follower, done: this.run(leg, file, follower, rec, rate) });
+      this.done = Promise.all(this.legs.map((l) => l.done)).then(() => undefined);
     }
-    this.done = Promise.all(this.legs.map((l) => l.done)).then(() => undefined);
   }
 
   private async run(leg: Leg, file: string, follower: FileFollower, rec: Duplex, rate: number): Promise<void> {

@@ -115,7 +115,11 @@ export class EslClient extends EventEmitter<EslClientEvents> {
       });
       socket.on('close', () => {
         clearTimeout(timer);
-        if (stage !== 'ready') return;
+        if (stage !== 'ready') {
+          // closed before the login finished (no-op when already failed)
+          reject(new SimulstreamError('ERR_ESL_CONNECT', `FreeSWITCH's event socket at ${this.host}:${this.port} closed during the login`));
+          return;
+        }
         this.socket = null;
         const err = new Error('the event socket closed');
         for (const w of [...this.waiters, ...this.jobs.values()]) w.reject(err);
