@@ -83,7 +83,7 @@ function replay(port: number, pcm: Buffer, startDelay: number): Promise<void> {
   });
 }
 
-async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSize: number; maxLag: number; language: string; parallel: number }): Promise<RunResult> {
+async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSize: number; maxLag: number; language: string; parallel: number; catchUp: boolean }): Promise<RunResult> {
   // a word's emission lag: its line's emission − when the audio up to the word's end reached the
   // server. Word ends are clamped into the chunk that produced the line: a model whose attention
   // is not aligned (the toy and random models) cannot put a word outside the audio it was decoded from.
@@ -100,7 +100,7 @@ async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSiz
       if (!Number.isNaN(at)) list.push((now - at) / 1000);
     }
   };
-  const server = createServer({ model: lm, host: '127.0.0.1', port: 0, language: o.language, minChunkSize: o.minChunkSize, maxConnections: n + 1, parallelIterations: o.parallel, onSegment });
+  const server = createServer({ model: lm, host: '127.0.0.1', port: 0, language: o.language, minChunkSize: o.minChunkSize, maxConnections: n + 1, parallelIterations: o.parallel, catchUp: o.catchUp, onSegment });
   const { port } = await server.listen();
   const pool = speechPool();
   (globalThis as { gc?: () => void }).gc?.();
@@ -169,6 +169,7 @@ const program = new Command('bench:server')
   .option('--find-max', 'search the largest N that keeps every stream under --max-lag', false)
   .option('--from <n>', 'where --find-max starts doubling', intArg(1), 1)
   .option('--threads <n>', 'ONNX Runtime intra-op threads (0: one per core)', intArg(0, 256), 0)
+  .option('--no-catch-up', 'do not merge the waiting chunks of a stream that fell behind')
   .option('--parallel <n>', 'policy iterations the server runs at once (its parallelIterations)', intArg(1, 64), 1)
   .option('--memory <n>', 'also measure memory per stream with N open streams holding 30 s each', intArg(1, 1000))
   .option('--json', 'print the results as JSON', false)
@@ -181,9 +182,9 @@ const program = new Command('bench:server')
         : o.model === 'tiny'
           ? await loadModel({ checkpoint: randomCheckpoint('tiny'), cacheDir, threads })
           : await loadModel({ modelPath: o.model as string, cacheDir, threads });
-    const opts = { seconds: o.seconds as number, minChunkSize: o.minChunkSize as number, maxLag: o.maxLag as number, language: 'fr', parallel: o.parallel as number };
+    const opts = { seconds: o.seconds as number, minChunkSize: o.minChunkSize as number, maxLag: o.maxLag as number, language: 'fr', parallel: o.parallel as number, catchUp: o.catchUp as boolean };
     const cpus = os.cpus();
-    console.log(`model ${String(o.model)}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.parallel} iteration(s) at once, ${threads || 'default'} ONNX threads; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
+    console.log(`model ${String(o.model)}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.parallel} iteration(s) at once, ${threads || 'default'} ONNX threads, catch-up ${opts.catchUp ? 'on' : 'off'}; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
     console.log('| streams | worst p90 lag | median p90 | max lag | words | CPU (cores) | peak RSS | p90 < ' + `${opts.maxLag} s |`);
     console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
     await run(lm, 1, { ...opts, seconds: 5 }); // warm-up: ONNX Runtime's arenas, JIT

@@ -43,6 +43,7 @@ export { PcmValidator, EXPECTED_PCM } from './stream/pcm-validator.js';
 export { ChunkBuffer } from './stream/chunk-buffer.js';
 export type { AudioChunk } from './stream/chunk-buffer.js';
 export { AlignAttDecoder } from './stream/align-att-decoder.js';
+export type { AlignAttDecoderOptions } from './stream/align-att-decoder.js';
 export { SegmentFormatter } from './stream/segment-formatter.js';
 export type { RawSegment } from './stream/segment-formatter.js';
 export { Utf8Carry } from './stream/utf8-carry.js';

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { AlignAttSession } from '../lib/decode/align-att.js';
 import { streamPcm, floatToS16le } from '../lib/stream/run-transcriber.js';
 import { FakeModel, audio, type ScriptToken } from './helpers/fake-model.js';
+import { AlignAttDecoder } from '../lib/stream/align-att-decoder.js';
+import type { AudioChunk } from '../lib/stream/chunk-buffer.js';
 
 /** Single-token words of the multilingual vocabulary. */
 function words(fake: FakeModel, ...ws: string[]): number[] {
@@ -180,5 +182,35 @@ describe('AlignAtt policy (scripted decoder, hand-made attention)', () => {
     const u = await new AlignAttSession(fake.asLoadedModel(), { language: 'fr', beams: 3 }).process(audio(1.2));
     assert.deepEqual(u.tokens, [a, b, c]);
     assert.equal(u.stop, 'eot');
+  });
+});
+
+describe('AlignAttDecoder catch-up', () => {
+  async function run(catchUp: boolean, chunks: AudioChunk[]): Promise<{ updates: number; received: number; merged: number }> {
+    const s = new AlignAttSession(new FakeModel([]).asLoadedModel(), { language: 'fr' });
+    const d = new AlignAttDecoder(s, { catchUp: () => catchUp });
+    let updates = 0;
+    d.on('data', () => updates++);
+    const ended = new Promise((r) => d.on('end', r));
+    d.cork(); // everything waits, as when the machine is behind
+    for (const c of chunks) d.write(c);
+    d.uncork();
+    d.end();
+    await ended;
+    return { updates, received: s.audioReceived, merged: d.merged };
+  }
+  const chunk = (n: number, extra: Partial<AudioChunk> = {}): AudioChunk => ({ samples: new Float32Array(n), last: false, ...extra });
+
+  it('a stream that fell behind decodes its waiting chunks as one iteration; every sample is kept', async () => {
+    const chunks = [chunk(8000), chunk(8000), chunk(8000), chunk(4000, { last: true })];
+    assert.deepEqual(await run(false, chunks), { updates: 4, received: 1.75, merged: 0 });
+    assert.deepEqual(await run(true, chunks), { updates: 1, received: 1.75, merged: 1 });
+  });
+
+  it('never merges across an utterance end or a skipped silence', async () => {
+    const chunks = [chunk(8000), chunk(8000, { utteranceEnd: true }), chunk(8000, { gap: 16000 }), chunk(8000), chunk(0, { last: true })];
+    const r = await run(true, chunks);
+    assert.equal(r.updates, 2); // [0,1] ends the utterance, [2,3,4] after the gap
+    assert.equal(r.received, 3);
   });
 });

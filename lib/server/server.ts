@@ -26,6 +26,12 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   readonly idleTimeout?: number;
   /** Policy iterations that may run at once (default 1: ONNX Runtime already uses every core). */
   readonly parallelIterations?: number;
+  /**
+   * A real-time client (one that sends no faster than real time) whose chunks pile up because the
+   * machine is overloaded has them decoded as one iteration, so its lag stops growing. Clients
+   * that send faster than real time (files) are slowed by TCP instead. Default true.
+   */
+  readonly catchUp?: boolean;
   readonly logger?: Logger;
   /** Voice activity control (`--vac`): silence is not decoded, each utterance ends with a final pass. */
   readonly vad?: SileroVad;
@@ -89,8 +95,11 @@ export function createServer(options: ServerOptions): SimulstreamServer {
 
   function serve(socket: net.Socket, peer: string): Client {
     const opened = performance.now();
-    const tr = transcriber({ ...options, objectMode: true, scheduler });
     const arrivals = new ArrivalClock();
+    // a real-time sender: no more audio than wall-clock time since it connected (+1 s of slack)
+    const realTime = (): boolean => arrivals.seconds <= (performance.now() - opened) / 1000 + 1;
+    const { catchUp, ...rest } = options;
+    const tr = transcriber({ ...rest, objectMode: true, scheduler, ...(catchUp !== false ? { catchUp: realTime } : {}) });
     const info: ClientInfo = { peer, receivedAt: (s) => arrivals.at(s) };
     let finished = false;
     let ending = false;
@@ -201,6 +210,11 @@ export function createServer(options: ServerOptions): SimulstreamServer {
 class ArrivalClock {
   private bytes = 0;
   private forgotten = 0;
+
+  /** Seconds of audio received. */
+  get seconds(): number {
+    return this.bytes / 32000;
+  }
   private readonly marks: [number, number][] = [];
 
   add(n: number): void {

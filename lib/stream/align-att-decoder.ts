@@ -2,31 +2,58 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { AlignAttSession, AlignAttUpdate } from '../decode/align-att.js';
 import type { AudioChunk } from './chunk-buffer.js';
 
+export interface AlignAttDecoderOptions {
+  /**
+   * Asked when several chunks are waiting: `true` runs them as one iteration, so a stream that
+   * fell behind real time (the machine is overloaded) catches up instead of lagging more and more.
+   * Without it every chunk is its own iteration, and the output never depends on timing.
+   */
+  readonly catchUp?: () => boolean;
+}
+
 /**
- * Audio chunks → the policy's updates (one per chunk, possibly without tokens). The chunk marked
- * `last` (or `utteranceEnd`) runs the final pass; a stream that ends without one runs it on nothing.
+ * Audio chunks → the policy's updates (one per iteration, possibly without tokens). The chunk
+ * marked `last` (or `utteranceEnd`) runs the final pass; a stream that ends without one runs it on
+ * nothing.
  */
 export class AlignAttDecoder extends Transform {
   private finished = false;
+  private readonly catchUp: (() => boolean) | undefined;
+  /** Iterations that ran several chunks at once (catching up). */
+  merged = 0;
 
-  constructor(readonly session: AlignAttSession) {
-    super({ objectMode: true, highWaterMark: 1 });
+  constructor(
+    readonly session: AlignAttSession,
+    opts: AlignAttDecoderOptions = {},
+  ) {
+    // with catch-up, a few chunks may wait here so that they can be merged
+    super({ objectMode: true, highWaterMark: opts.catchUp ? 8 : 1 });
+    this.catchUp = opts.catchUp;
   }
 
   override _transform(chunk: AudioChunk, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.finished) {
-      done();
-      return;
-    }
+    this.handle(chunk).then(() => done(), done);
+  }
+
+  override _writev(chunks: { chunk: AudioChunk }[], done: (err?: Error | null) => void): void {
+    const list = chunks.map((c) => c.chunk);
+    const groups = this.catchUp?.() ? mergeable(list) : list.map((c) => [c]);
+    void (async () => {
+      for (const g of groups) {
+        if (g.length > 1) this.merged++;
+        await this.handle(g.length === 1 ? g[0]! : merge(g));
+      }
+    })().then(() => done(), done);
+  }
+
+  private async handle(chunk: AudioChunk): Promise<void> {
+    if (this.finished) return;
     if (chunk.gap) this.session.skip(chunk.gap);
     if (chunk.last) this.finished = true;
-    if (chunk.last && chunk.samples.length === 0 && this.session.bufferSeconds === 0) {
-      done(); // nothing left to decode (e.g. the stream ended in silence under voice activity control)
-      return;
-    }
+    if (chunk.last && chunk.samples.length === 0 && this.session.bufferSeconds === 0) return; // nothing left to decode
     const final = chunk.last || chunk.utteranceEnd === true;
-    const run = final ? this.session.finish(chunk.samples) : this.session.process(chunk.samples);
-    run.then((u: AlignAttUpdate) => done(null, u), done);
+    const u: AlignAttUpdate = final ? await this.session.finish(chunk.samples) : await this.session.process(chunk.samples);
+    this.push(u);
   }
 
   override _flush(done: TransformCallback): void {
@@ -37,4 +64,39 @@ export class AlignAttDecoder extends Transform {
     this.finished = true;
     this.session.finish().then((u) => done(null, u), done);
   }
+}
+
+/** Runs of chunks that can be one iteration: a run ends at a final chunk, and a gap starts a new one. */
+function mergeable(chunks: readonly AudioChunk[]): AudioChunk[][] {
+  const groups: AudioChunk[][] = [];
+  let run: AudioChunk[] = [];
+  for (const c of chunks) {
+    if (run.length > 0 && c.gap) {
+      groups.push(run);
+      run = [];
+    }
+    run.push(c);
+    if (c.last || c.utteranceEnd) {
+      groups.push(run);
+      run = [];
+    }
+  }
+  if (run.length > 0) groups.push(run);
+  return groups;
+}
+
+function merge(run: readonly AudioChunk[]): AudioChunk {
+  const samples = new Float32Array(run.reduce((n, c) => n + c.samples.length, 0));
+  let o = 0;
+  for (const c of run) {
+    samples.set(c.samples, o);
+    o += c.samples.length;
+  }
+  const end = run.at(-1)!;
+  return {
+    samples,
+    last: end.last,
+    ...(end.utteranceEnd ? { utteranceEnd: true } : {}),
+    ...(run[0]!.gap ? { gap: run[0]!.gap } : {}),
+  };
 }

@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import chain from 'stream-chain';
 import { AlignAttSession, type AlignAttOptions } from '../decode/align-att.js';
 import type { LoadedModel } from '../model/load-model.js';
-import { AlignAttDecoder } from './align-att-decoder.js';
+import { AlignAttDecoder, type AlignAttDecoderOptions } from './align-att-decoder.js';
 import { ChunkBuffer } from './chunk-buffer.js';
 import { formatLine } from './line-format.js';
 import { PcmValidator } from './pcm-validator.js';
@@ -28,6 +28,8 @@ export interface TranscriberOptions extends AlignAttOptions {
   readonly vad?: SileroVad;
   /** Tuning of the voice activity control (Silero's defaults: 0.5, 500 ms, 100 ms). */
   readonly vadOptions?: VadIteratorOptions;
+  /** See {@link AlignAttDecoderOptions.catchUp}: merge waiting chunks when this says the stream fell behind. */
+  readonly catchUp?: () => boolean;
 }
 
 /** A transcriber: raw s16le 16 kHz mono bytes in, lines (or segments) out. */
@@ -49,7 +51,7 @@ export function transcriber(options: TranscriberOptions): Transcriber {
     options.vad
       ? new VoiceActivityGate({ ...options.vadOptions, vad: options.vad, minChunkSize: options.minChunkSize ?? 1.2 })
       : new ChunkBuffer(options.minChunkSize ?? 1.2),
-    new AlignAttDecoder(session),
+    new AlignAttDecoder(session, options.catchUp ? { catchUp: options.catchUp } : {}),
     new SegmentFormatter({ utteranceEnds: !!options.vad }),
     new Utf8Carry(),
   ];
