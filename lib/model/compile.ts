@@ -82,7 +82,6 @@ function writeWeights(ckpt: Checkpoint, file: string, precision: Precision): Rec
     index[name] = { offset, length: buf.length, dims: [...dims], ...(data instanceof Int8Array ? { type: 'int8' as const } : {}) };
     offset += buf.length;
   };
-  const put = write;
   const putLinear = (name: string, data: Float32Array, dims: readonly [number, number]): void => {
     const [K, N] = dims;
     if (precision === 'fp32' || !QUANTIZED.test(name)) return write(name, data, dims);
@@ -105,9 +104,9 @@ function writeWeights(ckpt: Checkpoint, file: string, precision: Precision): Rec
           putLinear(`${name}${T_SUFFIX}`, t, [inp, out]);
         }
       } else if (name.endsWith('.query.bias')) {
-        put(`${name}${SCALED_SUFFIX}`, data.map((v) => v * scale), info.shape);
+        write(`${name}${SCALED_SUFFIX}`, data.map((v) => v * scale), info.shape);
       } else {
-        put(name, data, info.shape);
+        write(name, data, info.shape);
       }
     }
   } finally {

@@ -1,9 +1,9 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { SimulstreamError } from '../errors.js';
+import { hashFile } from '../util/hash.js';
 
 export interface Checksum {
   readonly algorithm: 'sha256' | 'sha1';
@@ -57,23 +57,13 @@ export async function download(url: string, dest: string, opts: DownloadOptions 
     );
   }
   if (opts.checksum) {
-    const got = await hashOf(part, opts.checksum.algorithm);
+    const got = await hashFile(part, opts.checksum.algorithm);
     if (got !== opts.checksum.hex.toLowerCase()) {
       fs.rmSync(part, { force: true });
       throw new SimulstreamError('ERR_CHECKSUM', `${url}: ${opts.checksum.algorithm} is ${got}, expected ${opts.checksum.hex}; the download was deleted, nothing was installed`);
     }
   }
   fs.renameSync(part, dest);
-}
-
-function hashOf(file: string, algorithm: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = crypto.createHash(algorithm);
-    fs.createReadStream(file)
-      .on('data', (b) => h.update(b))
-      .on('end', () => resolve(h.digest('hex')))
-      .on('error', reject);
-  });
 }
 
 /** One attempt: appends to `part` from where it ends (Range), following redirects. */
