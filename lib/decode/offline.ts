@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { detectLanguage } from './language.js';
 import { blankTokens, openaiSuppressTokens } from './logit-filters.js';
-import { beamSearch, greedySearch } from './search.js';
+import { decodeWindow } from './search.js';
 
 export interface OfflineOptions {
   /** A language code, or `'auto'` to detect it (default `'en'`). */
@@ -56,7 +56,7 @@ export async function transcribeOffline(lm: LoadedModel, samples: Float32Array, 
       eot: tok.special.eot,
       ...(opts.sampleLen ? { sampleLen: opts.sampleLen } : {}),
     };
-    const r = beams > 1 ? await beamSearch(lm.model, audio, initial, beams, search) : await greedySearch(lm.model, audio, initial, search);
+    const r = await decodeWindow(lm.model, audio, initial, beams, search);
     windows.push({ startSample: start, endSample: end, tokens: r.tokens, text: tok.decode(r.tokens), language: lang, avgLogprob: r.avgLogprob });
     if (language === 'auto') language = lang;
   }

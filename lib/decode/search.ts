@@ -1,14 +1,85 @@
-import type { EncodedAudio, WhisperModel } from '../model/whisper-model.js';
-import { argmax, logSoftmax, suppress } from './logit-filters.js';
+import type { DecodeStepOutput, EncodedAudio, WhisperModel } from '../model/whisper-model.js';
+import { logSoftmax, suppress } from './logit-filters.js';
+import { tokenDecoder, type DecoderStep, type TokenDecoder } from './token-decoder.js';
 
 export interface SearchOptions {
-  /** Most tokens to sample (OpenAI's sample_len; default n_text_ctx / 2). */
-  readonly sampleLen?: number;
   /** Suppressed at every step. */
   readonly suppressTokens: readonly number[];
-  /** Suppressed at the first sampled step only (OpenAI's SuppressBlank). */
+  /** Suppressed at the first step only (OpenAI's SuppressBlank). */
   readonly suppressAtBegin: readonly number[];
   readonly eot: number;
+}
+
+/** What one step of a search saw, for a policy that watches it. */
+export interface SearchStep {
+  /** Step number, from 0 (the step that fed the whole prefix). */
+  readonly index: number;
+  /** The decoder's output for the fed rows. */
+  readonly out: DecodeStepOutput;
+  /** Tokens fed per row at this step (the prefix at step 0, then 1). */
+  readonly fed: number;
+  /** Row of `out` that row `r` (of the rows before the step) was fed in (step 0 feeds one row for all). */
+  outRow(r: number): number;
+  /** The decoder's step: the new rows, their sources, completion. */
+  readonly step: DecoderStep;
+}
+
+export interface SearchLoopOptions extends SearchOptions {
+  /** Stop after this many sampled tokens. */
+  readonly maxSampled: number;
+  /** Stop once prefix + sampled tokens reach this length. */
+  readonly maxTotal: number;
+  /** Watches each step; returning `true` stops the search after it. */
+  readonly onStep?: (s: SearchStep) => boolean | Promise<boolean>;
+}
+
+export interface SearchLoopResult {
+  /** The rows after the last step (sampled tokens only), best first. */
+  readonly rows: number[][];
+  readonly completed: boolean;
+  /** Why the loop ended. */
+  readonly end: 'completed' | 'observer' | 'length';
+}
+
+/**
+ * The one decoding loop of offline and streaming decoding: the prefix once (its rows shared), then
+ * one token per row per step with the KV cache, OpenAI's logit filters and token decoder
+ * (greedy or beam), and an optional observer (the AlignAtt policy) that may stop it.
+ */
+export async function searchLoop(
+  model: WhisperModel,
+  audio: EncodedAudio,
+  prefix: readonly number[],
+  decoder: TokenDecoder,
+  opts: SearchLoopOptions,
+): Promise<SearchLoopResult> {
+  const V = model.dims.n_vocab;
+  const width = decoder.width;
+  let rows: number[][] = Array.from({ length: width }, () => []);
+  let cache = model.emptyCache(1);
+  let feed: number[][] = [[...prefix]];
+  for (let i = 0; ; i++) {
+    const out = await model.decode({ tokens: feed, cache, audio });
+    const outRow = (r: number): number => (i === 0 ? 0 : r);
+    const logprobs: Float64Array[] = [];
+    for (let r = 0; r < width; r++) {
+      const o = outRow(r);
+      const logits = out.logits.slice(o * V, (o + 1) * V);
+      if (i === 0) suppress(logits, opts.suppressAtBegin);
+      suppress(logits, opts.suppressTokens);
+      logprobs.push(logSoftmax(logits));
+    }
+    const step = decoder.update(rows, logprobs);
+    const stop = opts.onStep ? await opts.onStep({ index: i, out, fed: feed[0]!.length, outRow, step }) : false;
+    rows = step.rows;
+    if (step.completed) return { rows, completed: true, end: 'completed' };
+    if (stop) return { rows, completed: false, end: 'observer' };
+    if (i + 1 >= opts.maxSampled || prefix.length + rows[0]!.length >= opts.maxTotal) return { rows, completed: false, end: 'length' };
+    const order = i === 0 ? step.sources.map(() => 0) : step.sources;
+    const identity = order.length === (i === 0 ? 1 : width) && order.every((r, k) => r === k);
+    cache = identity ? out.cache : model.selectCache(out.cache, order);
+    feed = rows.map((r) => [r[r.length - 1]!]);
+  }
 }
 
 export interface SearchResult {
@@ -18,131 +89,23 @@ export interface SearchResult {
   readonly avgLogprob: number;
 }
 
-function row(logits: Float32Array, b: number, nVocab: number): Float32Array {
-  return logits.slice(b * nVocab, (b + 1) * nVocab);
-}
-
-/** Greedy decoding as OpenAI's `GreedyDecoder` (temperature 0) with the KV cache. */
-export async function greedySearch(
-  model: WhisperModel,
-  audio: EncodedAudio,
-  initial: readonly number[],
-  opts: SearchOptions,
-): Promise<SearchResult> {
-  const V = model.dims.n_vocab;
-  const sampleLen = opts.sampleLen ?? model.dims.n_text_ctx / 2;
-  let cache = model.emptyCache(1);
-  let feed: number[] = [...initial];
-  const tokens: number[] = [];
-  let sum = 0;
-  for (let i = 0; i < sampleLen; i++) {
-    const out = await model.decode({ tokens: [feed], cache, audio });
-    cache = out.cache;
-    const logits = row(out.logits, 0, V);
-    if (i === 0) suppress(logits, opts.suppressAtBegin);
-    suppress(logits, opts.suppressTokens);
-    const next = argmax(logits);
-    sum += Math.fround(logSoftmax(logits)[next]!);
-    if (next === opts.eot) break;
-    tokens.push(next);
-    if (initial.length + tokens.length > model.dims.n_text_ctx - 1) break;
-    feed = [next];
-  }
-  return { tokens, sumLogprob: sum, avgLogprob: sum / (tokens.length + 1) };
-}
-
 /**
- * Beam search as OpenAI's `BeamSearchDecoder` (patience 1) followed by its
- * `MaximumLikelihoodRanker` (length-normalised sum of log-probabilities).
+ * OpenAI's `decode` of one window without timestamps: greedy (`beams` 1) or beam search with
+ * patience 1 and the length-normalised ranking, at most `sampleLen` tokens (default n_text_ctx / 2).
  */
-export async function beamSearch(
+export async function decodeWindow(
   model: WhisperModel,
   audio: EncodedAudio,
   initial: readonly number[],
-  beamSize: number,
-  opts: SearchOptions,
+  beams: number,
+  opts: SearchOptions & { readonly sampleLen?: number },
 ): Promise<SearchResult> {
-  const V = model.dims.n_vocab;
-  const sampleLen = opts.sampleLen ?? model.dims.n_text_ctx / 2;
-  const first = await model.decode({ tokens: [[...initial]], cache: model.emptyCache(1), audio });
-  let cache = model.selectCache(first.cache, new Array<number>(beamSize).fill(0));
-  let logits: Float32Array = new Float32Array(beamSize * V);
-  for (let b = 0; b < beamSize; b++) logits.set(first.logits, b * V);
-  let seqs: number[][] = Array.from({ length: beamSize }, () => []);
-  let sums = new Array<number>(beamSize).fill(0);
-  const finished = new Map<string, { seq: number[]; score: number }>();
-  for (let i = 0; i < sampleLen; i++) {
-    const scores = new Map<string, { seq: number[]; score: number; source: number }>();
-    for (let b = 0; b < beamSize; b++) {
-      const l = row(logits, b, V);
-      if (i === 0) suppress(l, opts.suppressAtBegin);
-      suppress(l, opts.suppressTokens);
-      const lp = logSoftmax(l);
-      for (const t of topK(lp, beamSize + 1)) {
-        const seq = [...seqs[b]!, t];
-        scores.set(seq.join(','), { seq, score: Math.fround(sums[b]! + Math.fround(lp[t]!)), source: b });
-      }
-    }
-    const nextSeqs: number[][] = [];
-    const nextSums: number[] = [];
-    const sources: number[] = [];
-    const newlyFinished: { key: string; seq: number[]; score: number }[] = [];
-    for (const [key, c] of [...scores].sort((a, b) => b[1].score - a[1].score)) {
-      if (c.seq[c.seq.length - 1] === opts.eot) {
-        newlyFinished.push({ key, seq: c.seq, score: c.score });
-      } else {
-        nextSeqs.push(c.seq);
-        nextSums.push(c.score);
-        sources.push(c.source);
-        if (nextSeqs.length === beamSize) break;
-      }
-    }
-    for (const f of newlyFinished) {
-      if (finished.size >= beamSize) break;
-      finished.set(f.key, { seq: f.seq, score: f.score });
-    }
-    seqs = nextSeqs;
-    sums = nextSums;
-    if (finished.size >= beamSize || initial.length + seqs[0]!.length > model.dims.n_text_ctx) break;
-    if (i === sampleLen - 1) break;
-    const out = await model.decode({
-      tokens: seqs.map((s) => [s[s.length - 1]!]),
-      cache: model.selectCache(cache, sources),
-      audio,
-    });
-    cache = out.cache;
-    logits = out.logits;
-  }
-  if (finished.size < beamSize) {
-    const order = sums.map((s, j) => [s, j] as const).sort((a, b) => b[0] - a[0]);
-    for (const [s, j] of order) {
-      const seq = [...seqs[j]!, opts.eot];
-      finished.set(seq.join(','), { seq, score: s });
-      if (finished.size >= beamSize) break;
-    }
-  }
-  let best: { tokens: number[]; score: number; norm: number } | undefined;
-  for (const { seq, score } of finished.values()) {
-    const eotAt = seq.indexOf(opts.eot);
-    const tokens = eotAt >= 0 ? seq.slice(0, eotAt) : seq;
-    const norm = score / tokens.length;
-    if (!best || norm > best.norm) best = { tokens, score, norm };
-  }
-  return { tokens: best!.tokens, sumLogprob: best!.score, avgLogprob: best!.score / (best!.tokens.length + 1) };
-}
-
-function topK(lp: Float64Array, k: number): number[] {
-  const idx: number[] = [];
-  for (let i = 0; i < lp.length; i++) {
-    const v = lp[i]!;
-    if (v === Number.NEGATIVE_INFINITY) continue;
-    if (idx.length < k) {
-      idx.push(i);
-      idx.sort((a, b) => lp[b]! - lp[a]!);
-    } else if (v > lp[idx[k - 1]!]!) {
-      idx[k - 1] = i;
-      idx.sort((a, b) => lp[b]! - lp[a]!);
-    }
-  }
-  return idx;
+  const decoder = tokenDecoder(beams, opts.eot);
+  const { rows } = await searchLoop(model, audio, initial, decoder, {
+    ...opts,
+    maxSampled: opts.sampleLen ?? model.dims.n_text_ctx / 2,
+    maxTotal: model.dims.n_text_ctx + 1,
+  });
+  const best = decoder.finalize(rows);
+  return { ...best, avgLogprob: best.sumLogprob / (best.tokens.length + 1) };
 }

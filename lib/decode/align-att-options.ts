@@ -1,0 +1,99 @@
+import { InvalidOptionError } from '../errors.js';
+import type { LoadedModel } from '../model/load-model.js';
+
+/** The AlignAtt policy's settings; names follow SimulStreaming's flags. */
+export interface AlignAttOptions {
+  /** Language code, or `auto` (detected once, from the first encoder pass). Default `en`. */
+  readonly language?: string;
+  readonly task?: 'transcribe' | 'translate';
+  /** Beam size; 1 is greedy. */
+  readonly beams?: number;
+  /** Stop when the newest token attends within this many frames (20 ms) of the audio's end. Default 25. */
+  readonly frameThreshold?: number;
+  /** The threshold of the final pass at end of stream. Default 4. */
+  readonly finalFrameThreshold?: number;
+  /** A jump back of more than this many frames discards the iteration. Default 200. */
+  readonly rewindThreshold?: number;
+  /** Seconds of audio kept in the buffer. Default 30. */
+  readonly audioMaxLen?: number;
+  /** Nothing is decoded while the buffer is shorter (seconds). Default 0. */
+  readonly audioMinLen?: number;
+  /** Hold back the last word of every non-final iteration. Default false. */
+  readonly neverFire?: boolean;
+  readonly initPrompt?: string;
+  readonly staticInitPrompt?: string;
+  /** Most context tokens (default: the text context, 448). */
+  readonly maxContextTokens?: number;
+  /**
+   * Our difference: cut a decoding loop (an n-gram repeated ≥ 3 times over ≥ 12 tokens) keeping
+   * one copy. Default true; SimulStreaming has none.
+   */
+  readonly repetitionGuard?: boolean;
+  /** Our difference: most committed tokens per second of buffered audio (0: no cap). Default 22.5. */
+  readonly maxTokensPerSecond?: number;
+  /** Our difference: timestamp tokens are never decoded (SimulStreaming can loop on `<|4.98|>`). Default true. */
+  readonly suppressTimestamps?: boolean;
+  /** Shares the model with other streams (one iteration is one unit of work). */
+  readonly scheduler?: { run<T>(work: () => Promise<T>): Promise<T> };
+  /** Milliseconds, for the compute time of each iteration. Default `performance.now`. */
+  readonly clock?: () => number;
+}
+
+/** The options with every default filled in, checked against the model. */
+export interface ResolvedAlignAttOptions {
+  readonly language: string;
+  readonly task: 'transcribe' | 'translate';
+  readonly beams: number;
+  readonly frameThreshold: number;
+  readonly finalFrameThreshold: number;
+  readonly rewindThreshold: number;
+  readonly audioMaxLen: number;
+  readonly audioMinLen: number;
+  readonly neverFire: boolean;
+  readonly initPrompt: string;
+  readonly staticInitPrompt: string;
+  readonly maxContextTokens: number;
+  readonly repetitionGuard: boolean;
+  readonly maxTokensPerSecond: number;
+  readonly suppressTimestamps: boolean;
+}
+
+/** Fills in the defaults and checks the options against the model; throws `InvalidOptionError` / `ERR_UNKNOWN_LANGUAGE`. */
+export function resolveAlignAttOptions(lm: LoadedModel, opts: AlignAttOptions): ResolvedAlignAttOptions {
+  const tok = lm.tokenizer;
+  const language = opts.language ?? 'en';
+  if (language !== 'auto' && tok.multilingual) tok.languageToken(language); // throws ERR_UNKNOWN_LANGUAGE
+  if (!tok.multilingual && language !== 'en' && language !== 'auto') {
+    throw new InvalidOptionError('--language', `an English-only model cannot transcribe "${language}"`);
+  }
+  if (!tok.multilingual && opts.task === 'translate') throw new InvalidOptionError('--task', 'English-only models cannot translate');
+  const r: ResolvedAlignAttOptions = {
+    language,
+    task: opts.task ?? 'transcribe',
+    beams: opts.beams ?? 1,
+    frameThreshold: opts.frameThreshold ?? 25,
+    finalFrameThreshold: opts.finalFrameThreshold ?? 4,
+    rewindThreshold: opts.rewindThreshold ?? 200,
+    audioMaxLen: opts.audioMaxLen ?? 30,
+    audioMinLen: opts.audioMinLen ?? 0,
+    neverFire: opts.neverFire ?? false,
+    initPrompt: opts.initPrompt ?? '',
+    staticInitPrompt: opts.staticInitPrompt ?? '',
+    maxContextTokens: opts.maxContextTokens ?? lm.dims.n_text_ctx,
+    repetitionGuard: opts.repetitionGuard ?? true,
+    maxTokensPerSecond: opts.maxTokensPerSecond ?? 22.5,
+    suppressTimestamps: opts.suppressTimestamps ?? true,
+  };
+  const positiveInt = (name: string, v: number, min: number): void => {
+    if (!Number.isInteger(v) || v < min) throw new InvalidOptionError(name, `must be an integer ≥ ${min}, got ${v}`);
+  };
+  positiveInt('--beams', r.beams, 1);
+  positiveInt('--frame_threshold', r.frameThreshold, 0);
+  positiveInt('--max_context_tokens', r.maxContextTokens, 0);
+  if (!(r.audioMaxLen > 0) || r.audioMaxLen > 30) throw new InvalidOptionError('--audio_max_len', "must be more than 0 and at most 30 s (Whisper's window)");
+  if (!(r.audioMinLen >= 0) || r.audioMinLen > r.audioMaxLen) {
+    throw new InvalidOptionError('--audio_min_len', 'audio_min_len must be smaller than audio_max_len');
+  }
+  if (!(r.maxTokensPerSecond >= 0)) throw new InvalidOptionError('--max-tokens-per-second', 'must be ≥ 0 (0: no cap)');
+  return r;
+}
