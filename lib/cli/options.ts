@@ -22,7 +22,7 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
 }
 
 /** Long-flag aliases SimulStreaming accepts, mapped to our single spelling before parsing. */
-const FLAG_ALIASES: Record<string, string> = { '--lan': '--language', '--min_chunk_size': '--min-chunk-size' };
+const FLAG_ALIASES: Record<string, string> = { '--lan': '--language', '--min_chunk_size': '--min-chunk-size', '--comp-unaware': '--comp_unaware' };
 
 /** Rewrites alias flags (`--lan fr`, `--lan=fr`) to their canonical spelling. */
 export function normalizeArgv(argv: readonly string[]): string[] {

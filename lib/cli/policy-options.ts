@@ -19,12 +19,27 @@ export function addPolicyOptions(cmd: Command): Command {
     .option('--no-never_fire', 'do not hold back the last word (default)')
     .option('--init_prompt <text>', 'initial prompt; scrolls away as text accumulates')
     .option('--static_init_prompt <text>', 'prompt kept for the whole stream (terminology)')
-    .option('--max_context_tokens <n>', 'most context tokens', intArg(0, 448));
+    .option('--max_context_tokens <n>', 'most context tokens', intArg(0, 448))
+    .addOption(
+      new Option('--compat <peer>', "behave as the named implementation: every one of our differences below takes SimulStreaming's behaviour unless given explicitly").choices([
+        'simulstreaming',
+      ]),
+    )
+    .option('--repetition-guard', 'cut a decoding loop (an n-gram repeated 3+ times over 12+ tokens), keeping one copy (default; SimulStreaming: none)')
+    .option('--no-repetition-guard', 'never cut repetitions')
+    .option('--max-tokens-per-second <n>', 'most committed tokens per second of buffered audio (0: no cap; SimulStreaming: none)', floatArg(0), 22.5)
+    .option('--suppress-timestamps', 'never decode timestamp tokens (default; SimulStreaming can loop on them)')
+    .option('--no-suppress-timestamps', 'allow timestamp tokens, as SimulStreaming does');
 }
 
 /** The policy options from parsed flags; inconsistent combinations are usage errors. */
-export function policyOptions(o: Record<string, unknown>): AlignAttOptions & { minChunkSize: number } {
+export function policyOptions(
+  o: Record<string, unknown>,
+  given: (key: string) => boolean = () => false,
+): AlignAttOptions & { minChunkSize: number; compat?: 'simulstreaming' } {
   const beams = o.beams as number;
+  const compat = o.compat === 'simulstreaming';
+  const difference = <T>(key: string, ours: T, theirs: T): T => (given(key) ? (o[key] as T) : compat ? theirs : ours);
   if (o.decoder === 'greedy' && beams > 1) throw new InvalidOptionError('--decoder', "invalid 'greedy' decoder type for beams > 1; use 'beam'");
   if (o.cif_ckpt_path) {
     throw new InvalidOptionError(
@@ -48,5 +63,10 @@ export function policyOptions(o: Record<string, unknown>): AlignAttOptions & { m
     ...(o.init_prompt !== undefined ? { initPrompt: o.init_prompt as string } : {}),
     ...(o.static_init_prompt !== undefined ? { staticInitPrompt: o.static_init_prompt as string } : {}),
     ...(o.max_context_tokens !== undefined ? { maxContextTokens: o.max_context_tokens as number } : {}),
+    // our differences from SimulStreaming: given explicitly, else SimulStreaming's with --compat, else ours
+    repetitionGuard: difference('repetitionGuard', true, false),
+    maxTokensPerSecond: difference('maxTokensPerSecond', 22.5, 0),
+    suppressTimestamps: difference('suppressTimestamps', true, false),
+    ...(compat ? { compat: 'simulstreaming' as const } : {}),
   };
 }

@@ -4,7 +4,7 @@ import { readAudioFile } from '../audio/wav.js';
 import { transcribeOffline } from '../decode/offline.js';
 import { summarizeLags, wordLags } from '../eval/lag.js';
 import { loadModel } from '../model/load-model.js';
-import { formatLine } from '../stream/line-format.js';
+import { encodeSegment } from '../server/line-protocol.js';
 import { floatToS16le, streamPcm } from '../stream/run-transcriber.js';
 import { intArg } from './options.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
@@ -23,6 +23,8 @@ export function transcribeCommand(io: CliIo): Command {
     .argument('<file>', 'audio file')
     .requiredOption('--model_path <file>', 'OpenAI .pt or whisper.cpp ggml model file')
     .option('--offline', 'whole-file decoding (no simultaneous policy): prints the text', false)
+    .option('--json', "print SimulStreaming's JSON object for each update (start, end, text, tokens, words, emission_time) instead of text lines", false)
+    .option('--comp_unaware', "simulate SimulStreaming's computation-unaware file mode: its chunk loop, emission time = the chunk's end (alias --comp-unaware)", false)
     .option('--report', 'also print, on stderr, each line\'s emission time in the audio\'s clock and a latency summary', false)
     .option('--alignment_heads <spec>', 'alignment heads "layer,head;layer,head" (default: the model\'s official ones)')
     .option('--models-dir <dir>', 'model and compiled-graph cache (default $SIMULSTREAM_MODELS or ~/.cache/simulstream)')
@@ -31,7 +33,7 @@ export function transcribeCommand(io: CliIo): Command {
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
   addPolicyOptions(cmd);
   return cmd.action(async (file: string, o: Record<string, unknown>) => {
-    const policy = policyOptions(o);
+    const policy = policyOptions(o, (key) => cmd.getOptionValueSource(key) === 'cli');
     const audio = readAudioFile(file);
     const lm = await loadModel({
       modelPath: o.model_path as string,
@@ -52,8 +54,9 @@ export function transcribeCommand(io: CliIo): Command {
       const segments = await streamPcm(floatToS16le(audio.samples), {
         ...policy,
         model: lm,
+        ...(o.comp_unaware ? { chunking: 'simulstreaming' as const } : {}),
         onSegment: (s) => {
-          io.stdout.write(formatLine(s.startMs, s.endMs, s.text));
+          io.stdout.write(encodeSegment(s, o.json ? 'json' : 'text', s.emittedMs / 1000));
           if (o.report) io.stderr.write(`emitted at ${(s.emittedMs / 1000).toFixed(3)} s: ${s.words.length} words\n`);
         },
       });

@@ -9,6 +9,12 @@ export interface AlignAttDecoderOptions {
    * Without it every chunk is its own iteration, and the output never depends on timing.
    */
   readonly catchUp?: () => boolean;
+  /**
+   * Our difference from SimulStreaming's server: the end of the stream runs the final pass
+   * (frame threshold 4, nothing held back), so the last words are not lost. Default true; without
+   * it the last chunk is an ordinary iteration.
+   */
+  readonly finalPass?: boolean;
 }
 
 /**
@@ -19,6 +25,7 @@ export interface AlignAttDecoderOptions {
 export class AlignAttDecoder extends Transform {
   private finished = false;
   private readonly catchUp: (() => boolean) | undefined;
+  private readonly finalPass: boolean;
   /** Iterations that ran several chunks at once (catching up). */
   merged = 0;
 
@@ -29,6 +36,7 @@ export class AlignAttDecoder extends Transform {
     // with catch-up, a few chunks may wait here so that they can be merged
     super({ objectMode: true, highWaterMark: opts.catchUp ? 8 : 1 });
     this.catchUp = opts.catchUp;
+    this.finalPass = opts.finalPass ?? true;
   }
 
   override _transform(chunk: AudioChunk, _enc: BufferEncoding, done: TransformCallback): void {
@@ -50,14 +58,14 @@ export class AlignAttDecoder extends Transform {
     if (this.finished) return;
     if (chunk.gap) this.session.skip(chunk.gap);
     if (chunk.last) this.finished = true;
-    if (chunk.last && chunk.samples.length === 0 && this.session.bufferSeconds === 0) return; // nothing left to decode
-    const final = chunk.last || chunk.utteranceEnd === true;
+    if (chunk.last && chunk.samples.length === 0 && (this.session.bufferSeconds === 0 || !this.finalPass)) return; // nothing left to decode
+    const final = (chunk.last && this.finalPass) || chunk.utteranceEnd === true;
     const u: AlignAttUpdate = final ? await this.session.finish(chunk.samples) : await this.session.process(chunk.samples);
-    this.push(u);
+    this.push(chunk.at === undefined ? u : { ...u, emitted: chunk.at });
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.finished) {
+    if (this.finished || !this.finalPass) {
       done();
       return;
     }

@@ -4,7 +4,7 @@ import chain from 'stream-chain';
 import { AlignAttSession, type AlignAttOptions } from '../decode/align-att.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { AlignAttDecoder, type AlignAttDecoderOptions } from './align-att-decoder.js';
-import { ChunkBuffer } from './chunk-buffer.js';
+import { ChunkBuffer, type Chunking } from './chunk-buffer.js';
 import { formatLine } from './line-format.js';
 import { PcmValidator } from './pcm-validator.js';
 import { SegmentFormatter } from './segment-formatter.js';
@@ -30,6 +30,10 @@ export interface TranscriberOptions extends AlignAttOptions {
   readonly vadOptions?: VadIteratorOptions;
   /** See {@link AlignAttDecoderOptions.catchUp}: merge waiting chunks when this says the stream fell behind. */
   readonly catchUp?: () => boolean;
+  /** See {@link AlignAttDecoderOptions.finalPass}. Default true. */
+  readonly finalPass?: boolean;
+  /** Where chunks end: `exact` (default) or SimulStreaming's `--comp_unaware` file loop (see {@link Chunking}). */
+  readonly chunking?: Chunking;
 }
 
 /** A transcriber: raw s16le 16 kHz mono bytes in, lines (or segments) out. */
@@ -50,8 +54,8 @@ export function transcriber(options: TranscriberOptions): Transcriber {
     new PcmValidator(),
     options.vad
       ? new VoiceActivityGate({ ...options.vadOptions, vad: options.vad, minChunkSize: options.minChunkSize ?? 1.2 })
-      : new ChunkBuffer(options.minChunkSize ?? 1.2),
-    new AlignAttDecoder(session, options.catchUp ? { catchUp: options.catchUp } : {}),
+      : new ChunkBuffer(options.minChunkSize ?? 1.2, options.chunking ?? 'exact'),
+    new AlignAttDecoder(session, { ...(options.catchUp ? { catchUp: options.catchUp } : {}), ...(options.finalPass === false ? { finalPass: false } : {}) }),
     new SegmentFormatter({ utteranceEnds: !!options.vad }),
     new Utf8Carry(),
   ];
