@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -11,7 +12,7 @@ import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { repetitionStart } from '../lib/policy/repetition.js';
 import { floatToS16le, streamPcm } from '../lib/stream/run-transcriber.js';
 import { transcriber } from '../lib/stream/transcriber.js';
-import { SHARED, SKIP_NO_SHARED, SKIP_SLOW, TOY, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
+import { FIXTURES, SHARED, SKIP_NO_SHARED, SKIP_SLOW, TOY, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
 
 const MODEL = path.join(TOY, 'ggml-toy.bin');
 const HEADS = '1,2;1,3';
@@ -46,6 +47,33 @@ describe('streaming on the toy model', () => {
     assert.match(whole, /^(\d+ \d+ .*\n)+$/u);
     assert.equal(await lines(lm, pcm, 333, opts), whole);
     assert.equal(await lines(lm, pcm, 1, opts), whole);
+  });
+
+  it("1-byte and odd-sized writes through the pipeline give SimulStreaming's own updates (peer reference)", async () => {
+    // chunk0.5-ft25/fr-001: SimulStreaming's updates on this clip with --min-chunk-size 0.5
+    const peer = fs
+      .readFileSync(path.join(FIXTURES, 'peer', 'chunk0.5-ft25', 'fr-001.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { tokens: number[] }).tokens);
+    const pcm = toyPcm('fr-001.wav');
+    for (const writeSize of [1, 333, 32000]) {
+      const segs = await streamPcm(pcm, {
+        model: lm,
+        language: 'fr',
+        minChunkSize: 0.5,
+        chunking: 'simulstreaming',
+        repetitionGuard: false,
+        maxTokensPerSecond: 0,
+        suppressTimestamps: false,
+        writeSize,
+      });
+      assert.deepEqual(
+        segs.map((x) => x.words.flatMap((w) => [...w.tokens])),
+        peer,
+        `writes of ${writeSize} bytes`,
+      );
+    }
   });
 
   it('`simulstream transcribe` prints the same lines as the library pipeline', async () => {

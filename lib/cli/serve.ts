@@ -41,11 +41,17 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .option('--vac-chunk-size <s>', 'VAC chunk size (accepted for compatibility: the VAD always looks at every 32 ms)', floatArg(0.01, 1), 0.04)
     .option('--max-connections <n>', 'most simultaneous clients', intArg(1, 10000), 64)
     .option('--idle-timeout <s>', 'finish and close a client silent this long (0: never)', floatArg(0), 0)
+    .option('--final-pass', 'at the end of a stream, decode what is left with a frame threshold of 4 (default; SimulStreaming\'s server drops it)')
+    .option('--no-final-pass', 'no final pass: the last chunk is an ordinary iteration')
+    .option('--catch-up', 'a real-time client that fell behind has its waiting chunks decoded as one iteration (default; SimulStreaming: one per chunk)')
+    .option('--no-catch-up', 'one iteration per chunk, however far behind')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
   addPolicyOptions(cmd);
   return cmd.action(async (o: Record<string, unknown>) => {
-    const policy = policyOptions(o);
+    const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+    const policy = policyOptions(o, given);
+    const serverDifference = (key: string): boolean => (given(key) ? o[key] !== false : policy.compat !== 'simulstreaming');
     const log = createLogger(io.stderr, o.logLevel as LogLevel);
     const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
     const modelPath = o.model ? await modelByName(o.model as string, cacheDir, o.mirror as string | undefined, io) : (o.model_path as string);
@@ -77,6 +83,8 @@ export function serveCommand(io: CliIo, signals = true): Command {
       format: o.json ? 'json' : 'text',
       maxConnections: o.maxConnections as number,
       idleTimeout: o.idleTimeout as number,
+      finalPass: serverDifference('finalPass'),
+      catchUp: serverDifference('catchUp'),
       logger: log,
       echo: io.stderr,
       ...(vad ? { vad } : {}),

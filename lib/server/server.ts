@@ -4,6 +4,7 @@ import { SimulstreamError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { transcriber, type Transcriber } from '../stream/transcriber.js';
 import type { Segment } from '../stream/utf8-carry.js';
+import type { Chunking } from '../stream/chunk-buffer.js';
 import { encodeError, encodeSegment, type OutputFormat } from './line-protocol.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Scheduler } from './scheduler.js';
@@ -32,6 +33,10 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
    * that send faster than real time (files) are slowed by TCP instead. Default true.
    */
   readonly catchUp?: boolean;
+  /** End of a stream: the final pass decodes what is left (default true; SimulStreaming's server drops it). */
+  readonly finalPass?: boolean;
+  /** Where chunks end (default `exact`; `simulstreaming`: its file loop, for comparisons with its output). */
+  readonly chunking?: Chunking;
   readonly logger?: Logger;
   /** Voice activity control (`--vac`): silence is not decoded, each utterance ends with a final pass. */
   readonly vad?: SileroVad;
