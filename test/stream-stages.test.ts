@@ -76,6 +76,37 @@ describe('ChunkBuffer', () => {
   });
 });
 
+describe('ChunkBuffer, SimulStreaming\'s file loop (--comp_unaware)', () => {
+  it('ends chunk k at int(e_k * 16000), e_k summed in floating point; the remainder is ordinary, then an empty last chunk', async () => {
+    const input = new Float32Array(64000); // 4 s
+    const writes: Float32Array[] = [];
+    for (let i = 0; i < input.length; i += 777) writes.push(input.subarray(i, i + 777));
+    const out = await collect<AudioChunk>(new ChunkBuffer(1.2, 'simulstreaming'), writes);
+    // 1.2 + 1.2 + 1.2 = 3.5999999999999996: the third chunk is one sample short, as in SimulStreaming
+    assert.deepEqual(
+      out.map((c) => [c.samples.length, c.last, c.at]),
+      [
+        [19200, false, 1.2],
+        [19200, false, 2.4],
+        [19199, false, 3.5999999999999996],
+        [6401, false, 4],
+        [0, true, 4],
+      ],
+    );
+  });
+
+  it('a file shorter than one chunk is one ordinary chunk emitted at min_chunk_size, then the final pass', async () => {
+    const out = await collect<AudioChunk>(new ChunkBuffer(1.2, 'simulstreaming'), [new Float32Array(8000)]);
+    assert.deepEqual(
+      out.map((c) => [c.samples.length, c.last, c.at]),
+      [
+        [8000, false, 1.2],
+        [0, true, 0.5],
+      ],
+    );
+  });
+});
+
 describe('line format', () => {
   it('is "%1.0f %1.0f %s\\n" with Python\'s rounding (half to even)', () => {
     assert.equal(formatLine(0, 1720.4, ' Takhle to je'), '0 1720  Takhle to je\n');

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { Command } from 'commander';
+import { describe, it } from 'node:test';
+import { addPolicyOptions, policyOptions } from '../lib/cli/policy-options.js';
+import { normalizeArgv } from '../lib/cli/options.js';
+
+/** Parses policy flags as `transcribe` and `serve` do. */
+function parse(args: string[]): ReturnType<typeof policyOptions> {
+  const cmd = addPolicyOptions(new Command('t').exitOverride().configureOutput({ writeErr: () => {} }).option('--comp_unaware'));
+  cmd.parse(normalizeArgv(args), { from: 'user' });
+  return policyOptions(cmd.opts(), (key) => cmd.getOptionValueSource(key) === 'cli');
+}
+
+describe('our differences from SimulStreaming as options', () => {
+  it('are on by default', () => {
+    const o = parse([]);
+    assert.deepEqual([o.repetitionGuard, o.maxTokensPerSecond, o.suppressTimestamps, o.compat], [true, 22.5, true, undefined]);
+  });
+
+  it('--compat simulstreaming turns each off', () => {
+    const o = parse(['--compat', 'simulstreaming']);
+    assert.deepEqual([o.repetitionGuard, o.maxTokensPerSecond, o.suppressTimestamps, o.compat], [false, 0, false, 'simulstreaming']);
+  });
+
+  it('an option given explicitly wins over --compat, in either order', () => {
+    const a = parse(['--repetition-guard', '--compat', 'simulstreaming', '--max-tokens-per-second', '30']);
+    assert.deepEqual([a.repetitionGuard, a.maxTokensPerSecond, a.suppressTimestamps], [true, 30, false]);
+    const b = parse(['--no-suppress-timestamps', '--no-repetition-guard']);
+    assert.deepEqual([b.repetitionGuard, b.maxTokensPerSecond, b.suppressTimestamps], [false, 22.5, false]);
+  });
+
+  it('--comp-unaware is an alias of --comp_unaware, and an unknown --compat is a usage error', () => {
+    assert.deepEqual(normalizeArgv(['--comp-unaware']), ['--comp_unaware']);
+    assert.throws(() => parse(['--compat', 'whisperlive']), { code: 'commander.invalidArgument' });
+  });
+});
