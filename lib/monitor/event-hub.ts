@@ -39,6 +39,8 @@ interface Channel {
 interface Client {
   readonly res: ServerResponse;
   readonly channel: string;
+  /** Bytes of the catch-up sent on connecting, allowed on top of the limit until they drain. */
+  catchUp: number;
 }
 
 /**
@@ -144,11 +146,12 @@ export class EventHub {
       'x-accel-buffering': 'no',
     });
     req.socket.setNoDelay(true);
-    const client: Client = { res, channel };
+    const first = `retry: ${this.opts.retryMs}\n\n${this.catchUp(c, lastEventId(req))}`;
+    const client: Client = { res, channel, catchUp: Buffer.byteLength(first) };
     this.clients.add(client);
     res.on('close', () => this.clients.delete(client));
-    this.write(client, `retry: ${this.opts.retryMs}\n\n`);
-    this.write(client, this.catchUp(c, lastEventId(req)));
+    res.once('drain', () => (client.catchUp = 0));
+    this.write(client, first);
   }
 
   /** What a client gets on connecting, after its `Last-Event-ID` (undefined: a new client). */
@@ -167,7 +170,7 @@ export class EventHub {
   private write(client: Client, text: string): void {
     if (!text || client.res.destroyed) return;
     client.res.write(text);
-    if (client.res.writableLength > this.opts.maxBufferedBytes) {
+    if (client.res.writableLength > this.opts.maxBufferedBytes + client.catchUp) {
       this.clients.delete(client);
       client.res.destroy();
     }
