@@ -97,8 +97,8 @@
   let dayRequest = 0;
   async function loadDay() {
     const n = ++dayRequest;
-    const res = await fetch(url('api/day', { q: $('#q').value }), { cache: 'no-store' });
-    if (!res.ok || n !== dayRequest) return;
+    const res = await fetch(url('api/day', { q: $('#q').value }), { cache: 'no-store' }).catch(() => null);
+    if (!res || !res.ok || n !== dayRequest) return; // the server is away: the event stream says so and reloads on return
     const d = await res.json();
     $('#day tbody').replaceChildren(
       ...d.calls.map((c) => {
