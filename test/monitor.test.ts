@@ -10,7 +10,10 @@ import { createCallMonitor, type CallMonitor } from '../lib/monitor/call-monitor
 import { DayCalls, parseStoredLines } from '../lib/monitor/day-calls.js';
 import { EventHub } from '../lib/monitor/event-hub.js';
 import { PageAssets } from '../lib/monitor/page-assets.js';
-import { tempDir } from './helpers/fixtures.js';
+import { loadModel } from '../lib/model/load-model.js';
+import { peerAddress, serverStreamsObserver } from '../lib/monitor/server-streams.js';
+import { createServer } from '../lib/server/server.js';
+import { TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 
 const TOKEN = 's3cret-token';
 
@@ -378,6 +381,65 @@ describe('the day\'s finished calls', () => {
     assert.deepEqual(parseStoredLines(fs.readFileSync(path.join(dir, 'd2.jsonl'), 'utf8')).map((l) => l.text), [' Le montant est de huit cents euros']);
   });
 });
+
+describe('serve --http-port: the server\'s streams on the page', () => {
+  it('peer addresses print as host:port', () => {
+    assert.equal(peerAddress("('127.0.0.1', 54321)"), '127.0.0.1:54321');
+    assert.equal(peerAddress("('::1', 4)"), '[::1]:4');
+  });
+
+  it('each client stream is listed live, its lines carry the lag and final flag, then it is kept in memory and searchable', async () => {
+    const lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    const monitor = createCallMonitor();
+    const asr = createServer({ model: lm, host: '127.0.0.1', port: 0, language: 'fr', minChunkSize: 0.5, observer: serverStreamsObserver(monitor) });
+    const web = createHttpServer({ port: 0, handlers: [monitor.handler] });
+    try {
+      const { port } = await asr.listen();
+      const webPort = (await web.listen()).port;
+      const sock = net.connect(port, '127.0.0.1');
+      let sent = '';
+      sock.on('data', (d: Buffer) => (sent += d.toString()));
+      await new Promise((r) => sock.once('connect', r));
+      type Calls = { calls: { uuid: string; caller: string; callee: string }[] };
+      const liveCalls = async (): Promise<Calls> => JSON.parse((await get(webPort, '/api/calls')).body) as Calls;
+      await eventually(async () => (await liveCalls()).calls.length === 1);
+      const during = await liveCalls();
+      assert.deepEqual(during.calls.map((c) => [c.uuid, c.caller.startsWith('127.0.0.1:'), c.callee]), [['stream-1', true, '']]);
+      sock.end(toyPcm('fr-000.wav'));
+      await new Promise((r) => sock.once('close', r));
+      await eventually(async () => (await liveCalls()).calls.length === 0);
+      const day = JSON.parse((await get(webPort, '/api/day')).body) as { calls: { uuid: string; lines: number; preview: string }[] };
+      const wire = sent.split('\n').filter(Boolean).map((l) => / \d+ (.*)$/.exec(l)![1]!.trim());
+      assert.deepEqual(day.calls.map((c) => [c.uuid, c.lines, c.preview]), [['stream-1', wire.length, wire.join(' ')]]);
+      const t = JSON.parse((await get(webPort, '/api/calls/stream-1')).body) as { live: boolean; lines: { text: string; final: boolean }[] };
+      assert.deepEqual([t.live, t.lines.map((l) => l.text.trim()), t.lines.every((l) => l.final)], [false, wire, true]);
+      // the last line came from the final pass
+      const events = await readEvents(webPort, '/events?call=stream-1', 2 + wire.length);
+      const lines = events.filter((e) => e.event === 'line').map((e) => JSON.parse(e.data) as { final: boolean });
+      assert.equal(lines.at(-1)!.final, true);
+      assert.equal(lines.filter((l) => l.final).length, 1);
+      assert.deepEqual((await monitorDay(webPort, wire[0]!.split(' ')[0]!)).map((c) => c.uuid), ['stream-1']);
+      assert.deepEqual(await monitorDay(webPort, 'mot-absent'), []);
+    } finally {
+      monitor.close();
+      await web.close();
+      await asr.close();
+      await lm.release();
+    }
+  });
+});
+
+async function monitorDay(port: number, q: string): Promise<{ uuid: string }[]> {
+  return (JSON.parse((await get(port, `/api/day?q=${encodeURIComponent(q)}`)).body) as { calls: { uuid: string }[] }).calls;
+}
+
+async function eventually(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const t = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t > ms) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   const t = Date.now();

@@ -3,16 +3,20 @@ import type { CallTranscriber } from '../bridge/call-transcriber.js';
 import { TranscriptStore, type StoredLine } from '../bridge/transcript-store.js';
 import type { HttpHandler } from '../http/http-server.js';
 import type { CallTranscript, MonitorLine } from './call-events.js';
-import { DayCalls } from './day-calls.js';
-import { parseStoredLines } from './day-calls.js';
+import { DayCalls, parseStoredLines, type FinishedCalls } from './day-calls.js';
 import { EventHub, type EventHubOptions } from './event-hub.js';
 import { LiveCalls, type CallStart } from './live-calls.js';
 import { monitorRoutes } from './monitor-routes.js';
 import { PageAssets } from './page-assets.js';
+import { RecentCalls } from './recent-calls.js';
 
 export interface CallMonitorOptions extends EventHubOptions {
-  /** The bridge's `--out-dir` (the transcript store). */
-  readonly outDir: string;
+  /**
+   * The bridge's `--out-dir` (the transcript store): the day's finished calls and their
+   * transcripts are read from it. Without it (`serve`), the last `maxEndedChannels` finished calls
+   * are kept in memory, each with its last `maxHistory` lines.
+   */
+  readonly outDir?: string;
   /** Today, for the day's list (tests). */
   readonly clock?: () => Date;
   /** Most finished calls one search returns. Default 200. */
@@ -26,10 +30,11 @@ export interface BridgeHooks {
   readonly onCallEnd: (call: CallTranscriber) => void;
 }
 
-/** The live page of `simulstream bridge`: fed by the bridge's hooks, served by `handler`. */
+/** The live page: fed with calls and lines (by the bridge's hooks, or a server observer), served by `handler`. */
 export interface CallMonitor {
   callStarted(call: CallStart): void;
-  line(line: StoredLine & { readonly is_final?: boolean }): void;
+  /** A line of a call; `is_final` when the recognizer says its utterance ended; `lagSeconds` when measured by the caller. */
+  line(line: StoredLine & { readonly is_final?: boolean }, lagSeconds?: number): void;
   callEnded(uuid: string): void;
   /** `createBridge({...monitor.bridgeHooks})`. */
   readonly bridgeHooks: BridgeHooks;
@@ -42,13 +47,45 @@ export interface CallMonitor {
 const CALLS = 'calls';
 const callChannel = (uuid: string): string => `call:${uuid}`;
 
-/** Ties the live-call list, the event streams, the day's calls and the page's routes together. */
-export function createCallMonitor(opts: CallMonitorOptions): CallMonitor {
+/** Ties the live-call list, the event streams, the finished calls and the page's routes together. */
+export function createCallMonitor(opts: CallMonitorOptions = {}): CallMonitor {
   const live = new LiveCalls();
   const hub = new EventHub(opts);
-  const store = new TranscriptStore(opts.outDir);
-  const day = new DayCalls({ dir: opts.outDir, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.maxResults ? { maxResults: opts.maxResults } : {}) });
+  const store = opts.outDir !== undefined ? new TranscriptStore(opts.outDir) : undefined;
+  const recent = store ? undefined : new RecentCalls(opts.maxEndedChannels ?? 100, opts.clock);
+  const finished: FinishedCalls =
+    recent ?? new DayCalls({ dir: opts.outDir!, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.maxResults ? { maxResults: opts.maxResults } : {}) });
   hub.open(CALLS, () => ({ event: 'snapshot', data: { now: new Date().toISOString(), calls: live.list() } }));
+
+  /** A call's lines as its event stream kept them (bounded by `maxHistory`). */
+  const keptLines = (uuid: string): MonitorLine[] =>
+    hub
+      .history(callChannel(uuid))
+      .filter((e) => e.event === 'line')
+      .map((e) => JSON.parse(e.data) as MonitorLine);
+
+  async function transcript(uuid: string): Promise<CallTranscript | null> {
+    const now = live.get(uuid);
+    if (!store) {
+      const before = recent && (await recent.list('', new Set())).calls.find((c) => c.uuid === uuid);
+      const who = now ?? before;
+      if (!who) return null;
+      return { uuid, caller: who.caller, callee: who.callee, live: now !== undefined, lines: keptLines(uuid).map((l) => (now ? l : { ...l, final: true })) };
+    }
+    const text = await fs.promises.readFile(store.fileFor(uuid), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return '';
+      throw err;
+    });
+    const lines = parseStoredLines(text).filter((l) => l.call_uuid === uuid);
+    if (!now && lines.length === 0) return null;
+    return {
+      uuid,
+      caller: now?.caller ?? lines[0]!.caller,
+      callee: now?.callee ?? lines[0]!.callee,
+      live: now !== undefined,
+      lines: lines.map((l) => toMonitorLine(l, now === undefined || (l as { is_final?: boolean }).is_final === true)),
+    };
+  }
 
   const monitor: CallMonitor = {
     callStarted(c) {
@@ -58,14 +95,16 @@ export function createCallMonitor(opts: CallMonitorOptions): CallMonitor {
       hub.publish(callChannel(c.uuid), 'start', call);
       hub.publish(CALLS, 'start', call);
     },
-    line(l) {
+    line(l, lagSeconds) {
       if (!live.get(l.call_uuid)) monitor.callStarted({ uuid: l.call_uuid, caller: l.caller, callee: l.callee, legs: [l.leg], startedAt: new Date(l.call_started_at) });
-      const call = live.line(l);
+      const call = live.line(l, lagSeconds);
       hub.publish(callChannel(l.call_uuid), 'line', toMonitorLine(l, l.is_final === true));
       hub.publish(CALLS, 'update', call);
     },
     callEnded(uuid) {
-      if (!live.end(uuid)) return;
+      const call = live.end(uuid);
+      if (!call) return;
+      recent?.add(call, keptLines(uuid));
       hub.publish(callChannel(uuid), 'end', { uuid });
       hub.end(callChannel(uuid));
       hub.publish(CALLS, 'end', { uuid });
@@ -75,29 +114,7 @@ export function createCallMonitor(opts: CallMonitorOptions): CallMonitor {
       onLine: (l) => monitor.line(l),
       onCallEnd: (c) => monitor.callEnded(c.call.uuid),
     },
-    handler: monitorRoutes({
-      assets: new PageAssets(),
-      hub,
-      live,
-      day,
-      channels: { calls: CALLS, call: callChannel },
-      transcript: async (uuid): Promise<CallTranscript | null> => {
-        const text = await fs.promises.readFile(store.fileFor(uuid), 'utf8').catch((err: NodeJS.ErrnoException) => {
-          if (err.code === 'ENOENT') return '';
-          throw err;
-        });
-        const lines = parseStoredLines(text).filter((l) => l.call_uuid === uuid);
-        const now = live.get(uuid);
-        if (!now && lines.length === 0) return null;
-        return {
-          uuid,
-          caller: now?.caller ?? lines[0]!.caller,
-          callee: now?.callee ?? lines[0]!.callee,
-          live: now !== undefined,
-          lines: lines.map((l) => toMonitorLine(l, now === undefined || (l as { is_final?: boolean }).is_final === true)),
-        };
-      },
-    }),
+    handler: monitorRoutes({ assets: new PageAssets(), hub, live, finished, transcript, channels: { calls: CALLS, call: callChannel } }),
     close: () => hub.close(),
   };
   return monitor;

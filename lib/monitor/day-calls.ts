@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Leg, StoredLine } from '../bridge/transcript-store.js';
+import { callMatcher, normalizeText, type Searchable } from './call-search.js';
 
 /** A call of the day whose transcript is in the store, as the live page lists it. */
 export interface FinishedCall {
@@ -29,6 +30,12 @@ export interface DayCallsOptions {
   readonly maxFiles?: number;
 }
 
+/** Where the page's list of finished calls comes from. */
+export interface FinishedCalls {
+  /** The calls matching `query`, newest first, except those in `exclude` (the live ones). */
+  list(query?: string, exclude?: ReadonlySet<string>): Promise<DayList>;
+}
+
 export interface DayList {
   /** The local date listed, `YYYY-MM-DD`. */
   readonly date: string;
@@ -37,18 +44,15 @@ export interface DayList {
   readonly calls: readonly FinishedCall[];
 }
 
-interface Entry {
+interface Entry extends Searchable {
   readonly call: FinishedCall;
-  /** Normalized text, for word search. */
-  readonly text: string;
-  readonly numbers: readonly string[];
 }
 
 /**
  * The day's calls from the transcript store (`<uuid>.jsonl` files written since local midnight),
  * searchable by number and by words. A file is parsed once per change (cached on size and mtime).
  */
-export class DayCalls {
+export class DayCalls implements FinishedCalls {
   private readonly cache = new Map<string, { mtimeMs: number; size: number; entry: Entry | null }>();
   private readonly clock: () => Date;
   private readonly maxResults: number;
@@ -60,12 +64,7 @@ export class DayCalls {
     this.maxFiles = opts.maxFiles ?? 5000;
   }
 
-  /**
-   * The day's calls matching `query`, newest first, except those in `exclude` (the live ones).
-   * A query of digits (with `+`, spaces, dots, dashes, brackets) matches a caller or callee number
-   * containing those digits; any query matches a call whose number contains it or whose transcript
-   * holds every one of its words (ignoring case and accents).
-   */
+  /** The day's calls matching `query` (see {@link callMatcher}), newest first, except those in `exclude` (the live ones). */
   async list(query = '', exclude: ReadonlySet<string> = new Set()): Promise<DayList> {
     const now = this.clock();
     const midnight = new Date(now.getFullYear(), now.getMonth(), now.getDate()).getTime();
@@ -86,7 +85,7 @@ export class DayCalls {
     const keep = new Set(today.map((s) => s.file));
     for (const f of this.cache.keys()) if (!keep.has(f)) this.cache.delete(f);
 
-    const test = matcher(query);
+    const test = callMatcher(query);
     const hits: FinishedCall[] = [];
     for (const { file, st } of today) {
       let c = this.cache.get(file);
@@ -145,27 +144,13 @@ function summarize(text: string): Entry | null {
       lines: lines.length,
       preview: words.length > 160 ? `${words.slice(0, 159)}…` : words,
     },
-    text: normalize(words),
+    text: normalizeText(words),
     numbers: [first.caller, first.callee],
   };
 }
 
-function normalize(s: string): string {
-  return s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
-}
-
-function matcher(query: string): (e: Entry) => boolean {
-  const q = query.trim();
-  if (!q) return () => true;
-  const digits = /^[+\d\s().-]+$/.test(q) ? q.replace(/\D/g, '') : '';
-  const lower = q.toLowerCase();
-  const words = normalize(q).split(/\s+/).filter(Boolean);
-  return (e) =>
-    e.numbers.some((n) => (digits && n.replace(/\D/g, '').includes(digits)) || n.toLowerCase().includes(lower)) ||
-    words.every((w) => e.text.includes(w));
-}
-
-function localDate(d: Date): string {
+/** `YYYY-MM-DD` in local time. */
+export function localDate(d: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
 }

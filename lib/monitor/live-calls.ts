@@ -37,12 +37,15 @@ export class LiveCalls {
     return call;
   }
 
-  /** Counts a line and updates the lag; a line of a call never started is taken as its start. */
-  line(l: StoredLine): LiveCall {
+  /**
+   * Counts a line and updates the lag (`lagSeconds` when the caller measured it, else from the
+   * line's times); a line of a call never started is taken as its start.
+   */
+  line(l: StoredLine, lagSeconds?: number): LiveCall {
     const before =
       this.calls.get(l.call_uuid) ??
       this.start({ uuid: l.call_uuid, caller: l.caller, callee: l.callee, legs: [l.leg], startedAt: new Date(l.call_started_at) });
-    const lag = (Date.parse(l.received_at) - Date.parse(l.call_started_at) - l.end_ms) / 1000;
+    const lag = lagSeconds ?? (Date.parse(l.received_at) - Date.parse(l.call_started_at) - l.end_ms) / 1000;
     const call: LiveCall = {
       ...before,
       legs: before.legs.includes(l.leg) ? before.legs : [...before.legs, l.leg],

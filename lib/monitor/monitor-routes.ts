@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpHandler } from '../http/http-server.js';
-import type { DayCalls } from './day-calls.js';
+import type { FinishedCalls } from './day-calls.js';
 import type { EventHub } from './event-hub.js';
 import type { LiveCalls } from './live-calls.js';
 import { SAFE_HEADERS, type AssetName, type PageAssets } from './page-assets.js';
@@ -10,7 +10,8 @@ export interface MonitorRoutesOptions {
   readonly assets: PageAssets;
   readonly hub: EventHub;
   readonly live: LiveCalls;
-  readonly day: DayCalls;
+  /** The day's finished calls (from the transcript store, or kept in memory). */
+  readonly finished: FinishedCalls;
   /** A call's transcript (live or finished), or null when there is none. */
   readonly transcript: (uuid: string) => Promise<CallTranscript | null>;
   /** The event-stream channel of the list of calls, and of one call. */
@@ -52,7 +53,7 @@ export function monitorRoutes(o: MonitorRoutesOptions): HttpHandler {
       return true;
     }
     if (p === '/api/day') {
-      json(req, res, 200, await o.day.list(url.searchParams.get('q') ?? '', new Set(o.live.list().map((c) => c.uuid))));
+      json(req, res, 200, await o.finished.list(url.searchParams.get('q') ?? '', new Set(o.live.list().map((c) => c.uuid))));
       return true;
     }
     const uuid = safeDecode(p.slice('/api/calls/'.length));

@@ -129,7 +129,11 @@
 
   // ---- one call's transcript --------------------------------------------------------------------
   function addLine(l) {
+    // a final line ends its utterance: the lines before it on its leg are final too
+    if (l.final) for (const li of document.querySelectorAll('#lines li.partial')) if (li.dataset.leg === l.leg) li.className = 'final';
+    if (!l.text.trim()) return; // an utterance that ended without new words
     const li = el('li', undefined, l.final ? 'final' : 'partial');
+    li.dataset.leg = l.leg;
     li.append(el('span', clock(l.start_ms / 1000), 'at'));
     if (l.leg !== 'mixed') li.append(el('span', l.leg, `leg ${l.leg}`));
     li.append(el('span', l.text.trim(), 'text'));
