@@ -54,6 +54,8 @@ interface Entry extends Searchable {
  */
 export class DayCalls implements FinishedCalls {
   private readonly cache = new Map<string, { mtimeMs: number; size: number; entry: Entry | null }>();
+  /** Files last written before a midnight already passed: never of the day again, never looked at again. */
+  private readonly older = new Set<string>();
   private readonly clock: () => Date;
   private readonly maxResults: number;
   private readonly maxFiles: number;
@@ -71,13 +73,15 @@ export class DayCalls implements FinishedCalls {
     const names = (await fs.promises.readdir(this.opts.dir).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return [] as string[];
       throw err;
-    })).filter((n) => n.endsWith('.jsonl'));
+    })).filter((n) => n.endsWith('.jsonl') && !this.older.has(n));
     const stats = await Promise.all(
       names.map(async (n) => {
         const file = path.join(this.opts.dir, n);
+        // (a file removed since readdir is simply not listed)
         return { file, st: await fs.promises.stat(file).catch(() => null) };
       }),
     );
+    for (const s of stats) if (s.st && s.st.mtimeMs < midnight) this.older.add(path.basename(s.file));
     const today = stats
       .filter((s): s is { file: string; st: fs.Stats } => s.st !== null && s.st.isFile() && s.st.mtimeMs >= midnight)
       .sort((a, b) => b.st.mtimeMs - a.st.mtimeMs)

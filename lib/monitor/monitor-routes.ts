@@ -53,7 +53,7 @@ export function monitorRoutes(o: MonitorRoutesOptions): HttpHandler {
       return true;
     }
     if (p === '/api/day') {
-      json(req, res, 200, await o.finished.list(url.searchParams.get('q') ?? '', new Set(o.live.list().map((c) => c.uuid))));
+      json(req, res, 200, await o.finished.list((url.searchParams.get('q') ?? '').slice(0, 200), new Set(o.live.list().map((c) => c.uuid))));
       return true;
     }
     const uuid = safeDecode(p.slice('/api/calls/'.length));
