@@ -13,6 +13,9 @@ import { PageAssets } from '../lib/monitor/page-assets.js';
 import { loadModel } from '../lib/model/load-model.js';
 import { peerAddress, serverStreamsObserver } from '../lib/monitor/server-streams.js';
 import { createServer } from '../lib/server/server.js';
+import { PassThrough } from 'node:stream';
+import { buildCli } from '../lib/cli/main.js';
+import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 
 const TOKEN = 's3cret-token';
@@ -25,7 +28,7 @@ interface Reply {
 
 function get(port: number, p: string, headers: Record<string, string> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, headers }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, headers, agent: false }, (res) => {
       // an event stream never ends: its headers and first bytes are enough
       if (String(res.headers['content-type']).startsWith('text/event-stream')) {
         res.once('data', (d: Buffer) => {
@@ -428,6 +431,50 @@ describe('serve --http-port: the server\'s streams on the page', () => {
     }
   });
 });
+
+describe('bridge --http-port (CLI)', () => {
+  it('serves the page while the bridge runs, behind --http-token, and stops with it', async () => {
+    const lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    const asr = createServer({ model: lm, host: '127.0.0.1', port: 0, language: 'fr', minChunkSize: 0.5 });
+    const fsw = new FakeFreeswitch();
+    try {
+      const asrPort = (await asr.listen()).port;
+      await fsw.start();
+      const b = Buffer.from(toyPcm('fr-001.wav'));
+      fsw.originateAudio = new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+      const port = await freePort();
+      const out = tempDir();
+      const args = ['bridge', '--test', '--test-destination', 'loopback/9196', '--esl-port', String(fsw.port), '--server', `127.0.0.1:${asrPort}`];
+      const run = buildCli({ stdout: new PassThrough(), stderr: new PassThrough() }).parseAsync(['node', 'simulstream', ...args, '--out-dir', out, '--record-dir', tempDir(), '--http-port', String(port), '--http-token', TOKEN]);
+      const seen = new Set<string>();
+      let unauthorized = 0;
+      // while the call runs: its row on /api/calls (with the token), 401 without
+      while (seen.size === 0) {
+        const r = await get(port, '/api/calls', { authorization: `Bearer ${TOKEN}` }).catch(() => null);
+        if (r?.status === 200) for (const c of (JSON.parse(r.body) as { calls: { caller: string }[] }).calls) seen.add(c.caller);
+        if (r && (await get(port, '/api/calls')).status === 401) unauthorized++;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      await run;
+      assert.deepEqual([...seen], ['simulstream-test']);
+      assert.ok(unauthorized > 0);
+      await assert.rejects(get(port, '/'), /ECONNREFUSED/);
+    } finally {
+      await fsw.stop();
+      await asr.close();
+      await lm.release();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 async function monitorDay(port: number, q: string): Promise<{ uuid: string }[]> {
   return (JSON.parse((await get(port, `/api/day?q=${encodeURIComponent(q)}`)).body) as { calls: { uuid: string }[] }).calls;
