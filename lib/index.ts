@@ -101,3 +101,6 @@ export type { TranscriptLine } from './bridge/transcript-lines.js';
 export { TranscriptStore, readTranscript } from './bridge/transcript-store.js';
 export type { StoredLine, Leg } from './bridge/transcript-store.js';
 export { Upsample2x } from './bridge/upsample.js';
+export { createCallMonitor } from './monitor/call-monitor.js';
+export type { CallMonitor, CallMonitorOptions } from './monitor/call-monitor.js';
+export { serverStreamsObserver } from './monitor/server-streams.js';

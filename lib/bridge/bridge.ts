@@ -19,6 +19,10 @@ export interface BridgeOptions extends Omit<EslClientOptions, 'events'> {
   /** With `auto`: which answered channels are transcribed, by `Call-Direction`. Default `inbound`. */
   readonly direction?: 'inbound' | 'outbound' | 'any';
   readonly onLine?: (line: StoredLine) => void;
+  /** A call's transcription started (its recording is running). */
+  readonly onCallStart?: (call: CallTranscriber) => void;
+  /** A call's transcription ended: every line of it is stored. */
+  readonly onCallEnd?: (call: CallTranscriber) => void;
 }
 
 export interface Bridge {
@@ -77,10 +81,12 @@ export function createBridge(opts: BridgeOptions): Bridge {
       await call.stop('shutdown');
       throw err;
     }
+    opts.onCallStart?.(call);
     void call.done.then(() => {
       calls.delete(info.uuid);
       finished.add(info.uuid);
       log.info(`call ${info.uuid}: transcript in ${store.fileFor(info.uuid)}`);
+      opts.onCallEnd?.(call);
     });
     return call;
   }

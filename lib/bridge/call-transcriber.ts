@@ -60,6 +60,11 @@ export class CallTranscriber {
     private readonly opts: CallOptions,
   ) {}
 
+  /** The legs being transcribed: `mixed`, or `caller` and `callee`. */
+  get legNames(): Leg[] {
+    return this.opts.legs === 'both' ? ['caller', 'callee'] : ['mixed'];
+  }
+
   async start(): Promise<void> {
     const { esl, log } = this.opts;
     const rate = this.opts.recordRate ?? 16000;

@@ -4,6 +4,8 @@ import { createBridge } from '../bridge/bridge.js';
 import { EslClient } from '../bridge/esl-client.js';
 import { embeddedRecognizer, tcpRecognizer, type Recognizer } from '../bridge/recognizer.js';
 import { InvalidOptionError, SimulstreamError } from '../errors.js';
+import { createHttpServer, type HttpServer } from '../http/http-server.js';
+import { createCallMonitor, type CallMonitor } from '../monitor/call-monitor.js';
 import { defaultModelsDir, loadModel, type LoadedModel } from '../model/load-model.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
 import { intArg } from './options.js';
@@ -33,6 +35,9 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     .option('--events', 'send each line back into FreeSWITCH as a CUSTOM asr::transcript event', false)
     .option('--json-events', 'subscribe to events in JSON form instead of plain', false)
     .option('--test-connection', 'check the event socket login and the recognizer, then exit')
+    .option('--http-port <n>', 'serve the live page (live calls, transcripts as they are spoken, the day\'s calls) on this port', intArg(0, 65535))
+    .option('--http-host <host>', 'with --http-port: address to listen on', '127.0.0.1')
+    .addOption(new Option('--http-token <token>', 'with --http-port: required as "Authorization: Bearer TOKEN" or ?token=TOKEN').env('SIMULSTREAM_HTTP_TOKEN'))
     .option('--uuid <uuid>', 'transcribe one call until it hangs up')
     .option('--auto', 'transcribe every answered call until stopped')
     .option('--test', 'place a call with originate to --test-destination and transcribe it')
@@ -56,12 +61,26 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
       recognizer = embeddedRecognizer({ ...policyOptions(o), model: lm });
     } else recognizer = tcpRecognizer(o.server as string);
 
+    let monitor: CallMonitor | undefined;
+    let http: HttpServer | undefined;
     try {
       if (o.testConnection) {
         if (!(await testConnection(esl, recognizer, io))) throw new SimulstreamError('ERR_ESL_CONNECT', 'the connection test failed (see above)');
         return;
       }
+      if (o.httpPort !== undefined) {
+        monitor = createCallMonitor({ outDir: o.outDir as string });
+        http = createHttpServer({
+          host: o.httpHost as string,
+          port: o.httpPort as number,
+          ...(o.httpToken ? { token: o.httpToken as string } : {}),
+          handlers: [monitor.handler],
+          logger: log,
+        });
+        await http.listen();
+      }
       const bridge = createBridge({
+        ...monitor?.bridgeHooks,
         ...esl,
         recognizer,
         outDir: o.outDir as string,
@@ -92,6 +111,8 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
       }
       await bridge.close();
     } finally {
+      monitor?.close();
+      await http?.close();
       await lm?.release();
     }
   });

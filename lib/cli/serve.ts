@@ -7,6 +7,9 @@ import { SimulstreamError } from '../errors.js';
 import { defaultModelsDir, loadModel } from '../model/load-model.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
 import { createServer } from '../server/server.js';
+import { createHttpServer } from '../http/http-server.js';
+import { createCallMonitor } from '../monitor/call-monitor.js';
+import { serverStreamsObserver } from '../monitor/server-streams.js';
 import { SileroVad } from '../vad/silero-vad.js';
 import type { Precision } from '../model/whisper-graphs.js';
 import { resolveModel } from './models.js';
@@ -46,6 +49,8 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .option('--catch-up', 'a real-time client that fell behind has its waiting chunks decoded as one iteration (default; SimulStreaming: one per chunk)')
     .option('--no-catch-up', 'one iteration per chunk, however far behind')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
+    .option('--http-port <n>', 'serve the live page (open streams and their text as it is sent) on this port, at --host', intArg(0, 65535))
+    .addOption(new Option('--http-token <token>', 'with --http-port: required as "Authorization: Bearer TOKEN" or ?token=TOKEN').env('SIMULSTREAM_HTTP_TOKEN'))
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
   addPolicyOptions(cmd);
   return cmd.action(async (o: Record<string, unknown>) => {
@@ -75,7 +80,9 @@ export function serveCommand(io: CliIo, signals = true): Command {
       await new AlignAttSession(lm, policy).finish(samples);
       log.info('Whisper is warmed up.');
     } else log.warning(NOT_WARMED);
+    const monitor = o.httpPort !== undefined ? createCallMonitor() : undefined;
     const server = createServer({
+      ...(monitor ? { observer: serverStreamsObserver(monitor) } : {}),
       ...policy,
       model: lm,
       host: o.host as string,
@@ -89,9 +96,15 @@ export function serveCommand(io: CliIo, signals = true): Command {
       echo: io.stderr,
       ...(vad ? { vad } : {}),
     });
+    const http = monitor
+      ? createHttpServer({ host: o.host as string, port: o.httpPort as number, ...(o.httpToken ? { token: o.httpToken as string } : {}), handlers: [monitor.handler], logger: log })
+      : undefined;
     try {
       await server.listen();
+      await http?.listen();
     } catch (err) {
+      monitor?.close();
+      await server.close();
       await Promise.all([lm.release(), vad?.release()]);
       throw err;
     }
@@ -105,6 +118,8 @@ export function serveCommand(io: CliIo, signals = true): Command {
         process.once('SIGTERM', () => stop('SIGTERM'));
       }
     });
+    monitor?.close();
+    await http?.close();
     await Promise.all([lm.release(), vad?.release()]);
   });
 }

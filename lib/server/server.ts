@@ -7,6 +7,7 @@ import type { Segment } from '../stream/utf8-carry.js';
 import type { Chunking } from '../stream/chunk-buffer.js';
 import { encodeError, encodeSegment, type OutputFormat } from './line-protocol.js';
 import { silentLogger, type Logger } from './logger.js';
+import type { ServerObserver } from './observer.js';
 import { Scheduler } from './scheduler.js';
 import type { SileroVad } from '../vad/silero-vad.js';
 import type { VadIteratorOptions } from '../vad/vad-iterator.js';
@@ -45,6 +46,8 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   readonly echo?: NodeJS.WritableStream;
   /** Called with every segment sent to a client (monitoring, storage, benchmarks). */
   readonly onSegment?: (segment: Segment, client: ClientInfo) => void;
+  /** Told of accepted clients, segments (with their lag) and closed streams (the live page, metrics). */
+  readonly observer?: ServerObserver;
 }
 
 /** What {@link ServerOptions.onSegment} knows of the client. */
@@ -84,6 +87,15 @@ export function createServer(options: ServerOptions): SimulstreamServer {
   const clients = new Set<Client>();
   const sockets = new Set<net.Socket>();
   let closing = false;
+  /** Calls the observer; one that throws is logged and otherwise ignored. */
+  const observe = (f: (o: ServerObserver) => void): void => {
+    if (!options.observer) return;
+    try {
+      f(options.observer);
+    } catch (err) {
+      log.error(`server observer: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
 
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const peer = `('${socket.remoteAddress}', ${socket.remotePort})`;
@@ -93,6 +105,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
       return;
     }
     log.info(`Connected to client on ${peer}`);
+    observe((o) => o.connectionAccepted?.(peer));
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     clients.add(serve(socket, peer));
@@ -116,14 +129,20 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     const client: Client = { socket, tr, done, finish };
+    let failure: { code: string; message: string } | undefined;
     const cleanup = (): void => {
       if (!clients.delete(client)) return;
+      observe((o) => o.streamClosed?.(peer, failure));
       resolveDone();
     };
 
     tr.on('data', (seg: Segment) => {
       const line = encodeSegment(seg, format, (performance.now() - opened) / 1000, !!options.vad);
       options.onSegment?.(seg, info);
+      if (options.observer?.segment) {
+        const lag = emissionLag(seg, info, options.minChunkSize ?? 1.2);
+        observe((o) => o.segment?.(peer, seg, lag));
+      }
       if (line === '') return;
       options.echo?.write(line);
       if (!socket.destroyed) socket.write(line);
@@ -138,6 +157,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     tr.on('error', (err: Error) => {
       const code = err instanceof SimulstreamError ? err.code : 'ERR_INTERNAL';
       log.error(`Client ${peer}: ${err.message}`);
+      failure = { code, message: err.message };
       if (!socket.destroyed) {
         if (format === 'json') socket.write(encodeError(code, err.message));
         socket.end();
@@ -234,4 +254,16 @@ class ArrivalClock {
     const m = this.marks.find(([b]) => b >= need);
     return m ? m[1] : Number.NaN;
   }
+}
+
+/**
+ * A segment's emission lag (s): now − when the audio up to its last word's end reached the server
+ * (bench:server's definition: the word's end clamped into the chunk that produced it). NaN when
+ * that moment is no longer known.
+ */
+function emissionLag(seg: Segment, info: ClientInfo, minChunkSize: number): number {
+  const end = seg.audioEndMs / 1000;
+  const w = seg.words.at(-1);
+  const at = info.receivedAt(w ? Math.min(end, Math.max(end - minChunkSize, w.end)) : end);
+  return (performance.now() - at) / 1000;
 }
