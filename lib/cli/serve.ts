@@ -1,3 +1,4 @@
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -5,12 +6,18 @@ import { readAudioFile } from '../audio/wav.js';
 import { AlignAttSession } from '../decode/align-att.js';
 import { SimulstreamError } from '../errors.js';
 import { defaultModelsDir, loadModel } from '../model/load-model.js';
-import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
-import { createServer } from '../server/server.js';
+import { createHttpServer, type HttpHandler } from '../http/http-server.js';
+import { healthRoutes, metricsRoute, type Readiness } from '../metrics/health-routes.js';
+import { ServerMetrics } from '../metrics/server-metrics.js';
+import { timedModel } from '../metrics/timed-model.js';
+import { LOG_LEVELS, withContext, type LogLevel } from '../server/logger.js';
+import { createServer, type SimulstreamServer } from '../server/server.js';
 import { SileroVad } from '../vad/silero-vad.js';
 import type { Precision } from '../model/whisper-graphs.js';
 import { resolveModel } from './models.js';
+import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { floatArg, intArg } from './options.js';
+import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import type { CliIo } from './transcribe.js';
 
@@ -35,68 +42,107 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .option('--alignment_heads <spec>', 'alignment heads "layer,head;layer,head" (default: the model\'s official ones)')
     .option('--models-dir <dir>', 'model and compiled-graph cache (default $SIMULSTREAM_MODELS or ~/.cache/simulstream)')
     .addOption(new Option('-l, --log-level <level>', 'log level').choices([...LOG_LEVELS]).default('DEBUG'))
+    .addOption(logFormatOption())
     .option('--out-txt', 'output "start_ms end_ms text" lines (the default here)')
     .option('--json', 'output SimulStreaming\'s JSON objects instead of text lines', false)
     .option('--vac', 'voice activity control (Silero VAD): silence is not decoded, each utterance ends with a final pass', false)
     .option('--vac-chunk-size <s>', 'VAC chunk size (accepted for compatibility: the VAD always looks at every 32 ms)', floatArg(0.01, 1), 0.04)
-    .option('--max-connections <n>', 'most simultaneous clients', intArg(1, 10000), 64)
+    .option('--max-connections <n>', 'most simultaneous clients; more are refused', intArg(1, 10000), 64)
+    .option('--max-streams <n>', 'the capacity: /readyz answers 503 from this many open streams on (default: --max-connections)', intArg(1, 10000))
+    .option('--http-port <n>', 'serve /healthz, /readyz and /metrics (Prometheus) on this port of --host (0: any free port; default: off)', intArg(0, 65535))
     .option('--idle-timeout <s>', 'finish and close a client silent this long (0: never)', floatArg(0), 0)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
   addPolicyOptions(cmd);
   return cmd.action(async (o: Record<string, unknown>) => {
     const policy = policyOptions(o);
-    const log = createLogger(io.stderr, o.logLevel as LogLevel);
-    const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
-    const modelPath = o.model ? await modelByName(o.model as string, cacheDir, o.mirror as string | undefined, io) : (o.model_path as string);
-    if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
-      log.critical(`The warm up file is not available. ${NOT_WARMED}`);
-      throw new SimulstreamError('ERR_WARMUP_FILE', `${o.warmupFile as string}: no such file`);
-    }
-    const lm = await loadModel({
-      modelPath,
-      cacheDir,
-      ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}),
-      device: o.device as 'cpu' | 'cuda',
-      threads: o.threads as number,
-      ...(o.quantize ? { precision: o.quantize as Precision } : {}),
-      log: (m) => log.info(m),
-      warn: (m) => log.warning(m),
-    });
-    const vad = o.vac ? await SileroVad.load() : undefined;
-    if (o.warmupFile) {
-      const samples = readAudioFile(o.warmupFile as string).samples.subarray(0, 16000);
-      await new AlignAttSession(lm, policy).finish(samples);
-      log.info('Whisper is warmed up.');
-    } else log.warning(NOT_WARMED);
-    const server = createServer({
-      ...policy,
-      model: lm,
-      host: o.host as string,
-      port: o.port as number,
-      format: o.json ? 'json' : 'text',
-      maxConnections: o.maxConnections as number,
-      idleTimeout: o.idleTimeout as number,
-      logger: log,
-      echo: io.stderr,
-      ...(vad ? { vad } : {}),
-    });
+    const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'whisper_server');
+    const maxStreams = (o.maxStreams as number | undefined) ?? (o.maxConnections as number);
+    const metrics = o.httpPort === undefined ? undefined : new ServerMetrics({ version: packageVersion(), maxStreams });
+    let server: SimulstreamServer | undefined;
+    let closing = false;
+    const readiness = (): Readiness => {
+      if (closing) return { ready: false, reason: 'shutting down' };
+      if (!server) return { ready: false, reason: 'loading the model' };
+      if (server.connections >= maxStreams) return { ready: false, reason: `${server.connections} streams open, capacity ${maxStreams}` };
+      return { ready: true };
+    };
+    // routes of the HTTP port; another group of routes is one more entry
+    const handlers: HttpHandler[] = metrics ? [healthRoutes(readiness), metricsRoute(metrics.registry)] : [];
+    // up before the model loads, so that /healthz answers during a long load
+    const http = metrics ? createHttpServer({ host: o.host as string, port: o.httpPort as number, handlers, logger: log }) : undefined;
+    await http?.listen();
     try {
-      await server.listen();
-    } catch (err) {
-      await Promise.all([lm.release(), vad?.release()]);
-      throw err;
-    }
-    await new Promise<void>((resolve) => {
-      const stop = (sig: string): void => {
-        log.info(`${sig}: finishing ${server.connections} open stream(s)`);
-        void server.close().then(resolve);
-      };
-      if (signals) {
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
+      const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
+      const modelPath = o.model ? await modelByName(o.model as string, cacheDir, o.mirror as string | undefined, io) : (o.model_path as string);
+      if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
+        log.critical(`The warm up file is not available. ${NOT_WARMED}`);
+        throw new SimulstreamError('ERR_WARMUP_FILE', `${o.warmupFile as string}: no such file`);
       }
-    });
-    await Promise.all([lm.release(), vad?.release()]);
+      const loadStarted = performance.now();
+      const loaded = await loadModel({
+        modelPath,
+        cacheDir,
+        ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}),
+        device: o.device as 'cpu' | 'cuda',
+        threads: o.threads as number,
+        ...(o.quantize ? { precision: o.quantize as Precision } : {}),
+        log: (m) => log.info(m),
+        warn: (m) => log.warning(m),
+      });
+      const lm = metrics ? timedModel(loaded, (stage, s) => metrics.modelRun(stage, s)) : loaded;
+      const config = {
+        model: modelPath,
+        device: lm.model.device,
+        threads: (o.threads as number) || os.availableParallelism(),
+        quantization: (o.quantize as string | undefined) ?? 'none',
+        max_streams: maxStreams,
+        max_connections: o.maxConnections as number,
+      };
+      metrics?.modelLoaded((performance.now() - loadStarted) / 1000, config);
+      withContext(log, config).info(
+        `Configuration: model ${config.model}, device ${config.device}, ${config.threads} threads, quantization ${config.quantization}, capacity ${maxStreams} streams (--max-streams), at most ${config.max_connections} connections`,
+      );
+      const vad = o.vac ? await SileroVad.load() : undefined;
+      if (o.warmupFile) {
+        const samples = readAudioFile(o.warmupFile as string).samples.subarray(0, 16000);
+        await new AlignAttSession(lm, policy).finish(samples);
+        log.info('Whisper is warmed up.');
+      } else log.warning(NOT_WARMED);
+      const srv = createServer({
+        ...policy,
+        model: lm,
+        host: o.host as string,
+        port: o.port as number,
+        format: o.json ? 'json' : 'text',
+        maxConnections: o.maxConnections as number,
+        idleTimeout: o.idleTimeout as number,
+        logger: log,
+        echo: io.stderr,
+        ...(vad ? { vad } : {}),
+        ...(metrics ? { observer: metrics } : {}),
+      });
+      try {
+        await srv.listen();
+        server = srv;
+      } catch (err) {
+        await Promise.all([lm.release(), vad?.release()]);
+        throw err;
+      }
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string): void => {
+          closing = true;
+          log.info(`${sig}: finishing ${srv.connections} open stream(s)`);
+          void srv.close().then(resolve);
+        };
+        if (signals) {
+          process.once('SIGINT', () => stop('SIGINT'));
+          process.once('SIGTERM', () => stop('SIGTERM'));
+        }
+      });
+      await Promise.all([lm.release(), vad?.release()]);
+    } finally {
+      await http?.close();
+    }
   });
 }

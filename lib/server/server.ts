@@ -1,11 +1,12 @@
 import net from 'node:net';
-import type { AlignAttOptions } from '../decode/align-att.js';
+import type { AlignAttOptions, AlignAttUpdate } from '../decode/align-att.js';
 import { SimulstreamError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { transcriber, type Transcriber } from '../stream/transcriber.js';
 import type { Segment } from '../stream/utf8-carry.js';
 import { encodeError, encodeSegment, type OutputFormat } from './line-protocol.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, withContext, type Logger } from './logger.js';
+import type { ServerObserver } from './observer.js';
 import { Scheduler } from './scheduler.js';
 import type { SileroVad } from '../vad/silero-vad.js';
 import type { VadIteratorOptions } from '../vad/vad-iterator.js';
@@ -40,6 +41,8 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   readonly echo?: NodeJS.WritableStream;
   /** Called with every segment sent to a client (monitoring, storage, benchmarks). */
   readonly onSegment?: (segment: Segment, client: ClientInfo) => void;
+  /** Told what happens (metrics); one that throws is logged and ignored. */
+  readonly observer?: ServerObserver;
 }
 
 /** What {@link ServerOptions.onSegment} knows of the client. */
@@ -79,27 +82,58 @@ export function createServer(options: ServerOptions): SimulstreamServer {
   const clients = new Set<Client>();
   const sockets = new Set<net.Socket>();
   let closing = false;
+  const observer = options.observer;
+  /** Tells the observer, which must never break a stream. */
+  const observe = (tell: (o: ServerObserver) => void): void => {
+    if (!observer) return;
+    try {
+      tell(observer);
+    } catch (err) {
+      log.error(`observer: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
 
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const peer = `('${socket.remoteAddress}', ${socket.remotePort})`;
     if (closing || clients.size >= maxConnections) {
       log.warning(`Refusing client on ${peer}: ${closing ? 'shutting down' : `--max-connections ${maxConnections} reached`}`);
+      observe((o) => o.connectionRefused?.(peer, closing ? 'closing' : 'capacity'));
       socket.destroy();
       return;
     }
-    log.info(`Connected to client on ${peer}`);
+    withContext(log, { client: peer }).info(`Connected to client on ${peer}`);
+    observe((o) => o.connectionAccepted?.(peer));
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     clients.add(serve(socket, peer));
   });
 
   function serve(socket: net.Socket, peer: string): Client {
+    const log = withContext(options.logger ?? silentLogger, { client: peer });
     const opened = performance.now();
     const arrivals = new ArrivalClock();
     // a real-time sender: no more audio than wall-clock time since it connected (+1 s of slack)
     const realTime = (): boolean => arrivals.seconds <= (performance.now() - opened) / 1000 + 1;
     const { catchUp, ...rest } = options;
-    const tr = transcriber({ ...rest, objectMode: true, scheduler, ...(catchUp !== false ? { catchUp: realTime } : {}) });
+    // with an observer, each iteration's queue wait and result are reported (the session's
+    // scheduled work is its iteration, whose result is an AlignAttUpdate)
+    const observed = {
+      run: <T>(work: () => Promise<T>): Promise<T> => {
+        const asked = performance.now();
+        return scheduler.run(async () => {
+          const queueMs = performance.now() - asked;
+          const result = await work();
+          observe((o) => o.iteration?.(peer, result as unknown as AlignAttUpdate, queueMs));
+          return result;
+        });
+      },
+    };
+    const tr = transcriber({
+      ...rest,
+      objectMode: true,
+      scheduler: observer ? observed : scheduler,
+      ...(catchUp !== false ? { catchUp: realTime } : {}),
+    });
     const info: ClientInfo = { peer, receivedAt: (s) => arrivals.at(s) };
     let finished = false;
     let ending = false;
@@ -111,14 +145,24 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     const client: Client = { socket, tr, done, finish };
-    const cleanup = (): void => {
+    const cleanup = (error?: { code: string; message: string }): void => {
       if (!clients.delete(client)) return;
+      observe((o) => o.streamClosed?.(peer, error));
       resolveDone();
+    };
+    const minChunk = options.minChunkSize ?? 1.2;
+    /** bench:server's emission lag of the segment's last word (its end clamped into the chunk). */
+    const lagOf = (seg: Segment): number => {
+      const w = seg.words.at(-1);
+      if (!w) return Number.NaN;
+      const end = seg.audioEndMs / 1000;
+      return (performance.now() - arrivals.at(Math.min(end, Math.max(end - minChunk, w.end)))) / 1000;
     };
 
     tr.on('data', (seg: Segment) => {
       const line = encodeSegment(seg, format, (performance.now() - opened) / 1000, !!options.vad);
       options.onSegment?.(seg, info);
+      if (observer?.segment) observe((o) => o.segment?.(peer, seg, lagOf(seg)));
       if (line === '') return;
       options.echo?.write(line);
       if (!socket.destroyed) socket.write(line);
@@ -138,12 +182,13 @@ export function createServer(options: ServerOptions): SimulstreamServer {
         socket.end();
       }
       finished = true;
-      cleanup();
+      cleanup({ code, message: err.message });
     });
 
     socket.on('data', (b: Buffer) => {
       if (finished || ending) return;
       arrivals.add(b.length);
+      observe((o) => o.audioReceived?.(peer, b.length));
       if (!tr.write(b)) {
         socket.pause();
         tr.once('drain', () => socket.resume());
