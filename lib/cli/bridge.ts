@@ -5,8 +5,13 @@ import { EslClient } from '../bridge/esl-client.js';
 import { embeddedRecognizer, tcpRecognizer, type Recognizer } from '../bridge/recognizer.js';
 import { InvalidOptionError, SimulstreamError } from '../errors.js';
 import { defaultModelsDir, loadModel, type LoadedModel } from '../model/load-model.js';
-import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
+import { createHttpServer, type HttpHandler } from '../http/http-server.js';
+import { BridgeMetrics } from '../metrics/bridge-metrics.js';
+import { healthRoutes, metricsRoute, type Readiness } from '../metrics/health-routes.js';
+import { LOG_LEVELS, type LogLevel } from '../server/logger.js';
+import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { intArg } from './options.js';
+import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import { resolveModel } from './models.js';
 import type { CliIo } from './transcribe.js';
@@ -37,13 +42,16 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     .option('--auto', 'transcribe every answered call until stopped')
     .option('--test', 'place a call with originate to --test-destination and transcribe it')
     .option('--test-destination <dial>', 'with --test: what to originate to (e.g. loopback/9196)')
-    .addOption(new Option('-l, --log-level <level>', 'log level').choices([...LOG_LEVELS]).default('INFO'));
+    .option('--http-port <n>', 'serve /healthz, /readyz and /metrics (Prometheus) on this port (0: any free port; default: off)', intArg(0, 65535))
+    .option('--http-host <host>', 'with --http-port: the address to bind', '127.0.0.1')
+    .addOption(new Option('-l, --log-level <level>', 'log level').choices([...LOG_LEVELS]).default('INFO'))
+    .addOption(logFormatOption());
   addPolicyOptions(cmd);
   return cmd.action(async (o: Record<string, unknown>) => {
     const modes = ['testConnection', 'uuid', 'auto', 'test'].filter((m) => o[m]);
     if (modes.length !== 1) throw new InvalidOptionError('bridge', 'choose exactly one of --test-connection, --uuid UUID, --auto, --test');
     if (o.test && !o.testDestination) throw new InvalidOptionError('--test', 'needs --test-destination (e.g. loopback/9196)');
-    const log = createLogger(io.stderr, o.logLevel as LogLevel, 'bridge');
+    const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'bridge');
     const esl = { host: o.eslHost as string, port: o.eslPort as number, password: o.eslPassword as string };
 
     let lm: LoadedModel | undefined;
@@ -61,6 +69,7 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
         if (!(await testConnection(esl, recognizer, io))) throw new SimulstreamError('ERR_ESL_CONNECT', 'the connection test failed (see above)');
         return;
       }
+      const metrics = o.httpPort === undefined ? undefined : new BridgeMetrics({ version: packageVersion() });
       const bridge = createBridge({
         ...esl,
         recognizer,
@@ -73,24 +82,35 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
         sendEvents: o.events as boolean,
         format: o.jsonEvents ? 'json' : 'plain',
         logger: log,
+        ...(metrics ? { observer: metrics } : {}),
       });
-      await bridge.connect();
-      log.info(`connected to FreeSWITCH at ${esl.host}:${esl.port}; recognizer ${recognizer.name}; transcripts in ${o.outDir as string}`);
-      if (o.uuid) await (await bridge.transcribeCall(o.uuid as string)).done;
-      else if (o.test) await (await bridge.testCall(o.testDestination as string)).done;
-      else {
-        await bridge.auto();
-        await new Promise<void>((resolve) => {
-          if (!signals) return;
-          const stop = (sig: string): void => {
-            log.info(`${sig}: finishing ${bridge.calls.size} call(s)`);
-            resolve();
-          };
-          process.once('SIGINT', () => stop('SIGINT'));
-          process.once('SIGTERM', () => stop('SIGTERM'));
-        });
+      const readiness = (): Readiness =>
+        bridge.esl.connected ? { ready: true } : { ready: false, reason: `not connected to FreeSWITCH at ${esl.host}:${esl.port}` };
+      // routes of the HTTP port; another group of routes is one more entry
+      const handlers: HttpHandler[] = metrics ? [healthRoutes(readiness), metricsRoute(metrics.registry)] : [];
+      const http = metrics ? createHttpServer({ host: o.httpHost as string, port: o.httpPort as number, handlers, logger: log }) : undefined;
+      await http?.listen();
+      try {
+        await bridge.connect();
+        log.info(`connected to FreeSWITCH at ${esl.host}:${esl.port}; recognizer ${recognizer.name}; transcripts in ${o.outDir as string}`);
+        if (o.uuid) await (await bridge.transcribeCall(o.uuid as string)).done;
+        else if (o.test) await (await bridge.testCall(o.testDestination as string)).done;
+        else {
+          await bridge.auto();
+          await new Promise<void>((resolve) => {
+            if (!signals) return;
+            const stop = (sig: string): void => {
+              log.info(`${sig}: finishing ${bridge.calls.size} call(s)`);
+              resolve();
+            };
+            process.once('SIGINT', () => stop('SIGINT'));
+            process.once('SIGTERM', () => stop('SIGTERM'));
+          });
+        }
+        await bridge.close();
+      } finally {
+        await http?.close();
       }
-      await bridge.close();
     } finally {
       await lm?.release();
     }

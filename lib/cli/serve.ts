@@ -1,6 +1,7 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { readAudioFile } from '../audio/wav.js';
 import { AlignAttSession } from '../decode/align-att.js';
@@ -10,7 +11,7 @@ import { createHttpServer, type HttpHandler } from '../http/http-server.js';
 import { healthRoutes, metricsRoute, type Readiness } from '../metrics/health-routes.js';
 import { ServerMetrics } from '../metrics/server-metrics.js';
 import { timedModel } from '../metrics/timed-model.js';
-import { LOG_LEVELS, withContext, type LogLevel } from '../server/logger.js';
+import { LOG_LEVELS, withContext, type LogLevel, type Logger } from '../server/logger.js';
 import { createServer, type SimulstreamServer } from '../server/server.js';
 import { SileroVad } from '../vad/silero-vad.js';
 import type { Precision } from '../model/whisper-graphs.js';
@@ -118,7 +119,8 @@ export function serveCommand(io: CliIo, signals = true): Command {
         maxConnections: o.maxConnections as number,
         idleTimeout: o.idleTimeout as number,
         logger: log,
-        echo: io.stderr,
+        // the lines SimulStreaming echoes on stderr; in JSON logs, as debug records
+        echo: o.logFormat === 'json' ? logWriter(log) : io.stderr,
         ...(vad ? { vad } : {}),
         ...(metrics ? { observer: metrics } : {}),
       });
@@ -144,5 +146,16 @@ export function serveCommand(io: CliIo, signals = true): Command {
     } finally {
       await http?.close();
     }
+  });
+}
+
+/** A stream whose every write is a debug record (the echoed transcript lines, in JSON logs). */
+function logWriter(log: Logger): Writable {
+  return new Writable({
+    decodeStrings: false,
+    write(chunk: string | Buffer, _enc, done) {
+      log.debug(String(chunk).trimEnd());
+      done();
+    },
   });
 }
