@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { createBridge } from '../lib/bridge/bridge.js';
+import { tcpRecognizer } from '../lib/bridge/recognizer.js';
+import { readTranscript } from '../lib/bridge/transcript-store.js';
+import { createHttpServer, type HttpServer } from '../lib/http/http-server.js';
+import { BridgeMetrics } from '../lib/metrics/bridge-metrics.js';
+import { healthRoutes, metricsRoute, type Readiness } from '../lib/metrics/health-routes.js';
+import { RateWindow } from '../lib/metrics/rate-window.js';
+import { ServerMetrics } from '../lib/metrics/server-metrics.js';
+import { timedModel } from '../lib/metrics/timed-model.js';
+import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
+import { createJsonLogger } from '../lib/server/json-logger.js';
+import { createLogger, withContext } from '../lib/server/logger.js';
+import { createServer, type SimulstreamServer } from '../lib/server/server.js';
+import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
+import { TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
+import { metric, scrape } from './helpers/prometheus.js';
+import { freePort, sendAll, waitFor } from './helpers/tcp-client.js';
+
+const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
+
+describe('server metrics (/metrics, /healthz, /readyz)', () => {
+  let lm: LoadedModel;
+  let server: SimulstreamServer;
+  let http: HttpServer;
+  let port: number;
+  let httpPort: number;
+  let metrics: ServerMetrics;
+  const capacity = 1;
+
+  before(async () => {
+    metrics = new ServerMetrics({ version: '9.9.9-test', maxStreams: 1 });
+    const loaded = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    lm = timedModel(loaded, (stage, s) => metrics.modelRun(stage, s));
+    metrics.modelLoaded(0.5, { model: 'ggml-toy.bin', device: 'cpu', threads: 2, quantization: 'none' });
+    server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, observer: metrics });
+    port = (await server.listen()).port;
+    const ready = (): Readiness => (server.connections < capacity ? { ready: true } : { ready: false, reason: `${server.connections} streams open` });
+    http = createHttpServer({ port: 0, handlers: [healthRoutes(ready), metricsRoute(metrics.registry)] });
+    httpPort = (await http.listen()).port;
+  });
+  after(async () => {
+    await http.close();
+    await server.close();
+    await lm.release();
+  });
+
+  it('counters move as a stream is served: connections, audio seconds, iterations, model runs, lag', async () => {
+    const before = await scrape(httpPort);
+    assert.equal(metric(before, 'simulstream_connections_accepted_total'), 0);
+    assert.equal(metric(before, 'simulstream_policy_iterations_total'), 0);
+    assert.equal(metric(before, 'simulstream_build_info', { version: '9.9.9-test' }), 1);
+    assert.equal(metric(before, 'simulstream_model_info', { model: 'ggml-toy.bin', device: 'cpu', threads: '2', quantization: 'none' }), 1);
+    assert.equal(metric(before, 'simulstream_model_load_seconds'), 0.5);
+    assert.equal(metric(before, 'simulstream_streams_capacity'), 1);
+    assert.ok(metric(before, 'process_cpu_seconds_total') >= 0, 'the process metrics are there');
+
+    const pcm = toyPcm('fr-000.wav');
+    const out = await sendAll(port, pcm);
+    const lines = out.trim().split('\n');
+    await waitFor(() => server.connections === 0, 5000, 'the stream to close');
+    const after = await scrape(httpPort);
+    assert.equal(metric(after, 'simulstream_connections_accepted_total'), 1);
+    assert.equal(metric(after, 'simulstream_streams_open'), 0);
+    assert.equal(metric(after, 'simulstream_streams_closed_total'), 1);
+    assert.equal(metric(after, 'simulstream_audio_received_seconds_total'), pcm.length / 32000);
+    assert.ok(Math.abs(metric(after, 'simulstream_audio_decoded_seconds_total') - pcm.length / 32000) < 1e-6);
+    // 0.5 s chunks: 6 full ones and the final pass over the rest
+    assert.equal(metric(after, 'simulstream_policy_iterations_total'), Math.ceil(pcm.length / 16000));
+    assert.equal(metric(after, 'simulstream_queue_wait_seconds_count'), Math.ceil(pcm.length / 16000));
+    assert.equal(metric(after, 'simulstream_model_runs_total', { stage: 'encoder' }), Math.ceil(pcm.length / 16000));
+    assert.ok(metric(after, 'simulstream_model_runs_total', { stage: 'decoder' }) >= lines.length);
+    assert.ok(metric(after, 'simulstream_model_seconds_total', { stage: 'encoder' }) > 0);
+    assert.ok(metric(after, 'simulstream_iteration_seconds_total') > 0);
+    assert.ok(metric(after, 'simulstream_real_time_factor') > 0);
+    // one lag per line (each line here has words)
+    assert.equal(metric(after, 'simulstream_emission_lag_seconds_count'), lines.length);
+    assert.equal(metric(after, 'simulstream_emission_lag_seconds_bucket', { le: '+Inf' }), lines.length);
+  });
+
+  it('errors are counted by code; /readyz is 503 at capacity, /healthz 200', async () => {
+    const wav = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WAVEfmt '), toyPcm('en-000.wav')]);
+    assert.equal(await sendAll(port, wav), '');
+    await waitFor(() => server.connections === 0, 5000, 'the stream to close');
+    assert.equal(metric(await scrape(httpPort), 'simulstream_stream_errors_total', { code: 'ERR_WAV_HEADER' }), 1);
+
+    assert.equal((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status, 200);
+    const held = net.connect({ port, host: '127.0.0.1' });
+    await waitFor(() => server.connections === 1, 5000, 'the connection');
+    const r = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+    assert.equal(r.status, 503);
+    assert.match(await r.text(), /^not ready: 1 streams open\n$/);
+    assert.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200);
+    assert.equal(metric(await scrape(httpPort), 'simulstream_streams_open'), 1);
+    held.end();
+    await waitFor(() => server.connections === 0, 5000, 'the stream to close');
+    assert.equal((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${httpPort}/nothing`)).status, 404);
+  });
+
+  it('refused connections are counted with their reason', async () => {
+    const s2 = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, maxConnections: 1, observer: metrics });
+    const p2 = (await s2.listen()).port;
+    const held = net.connect({ port: p2, host: '127.0.0.1' });
+    await waitFor(() => s2.connections === 1, 5000, 'the connection');
+    assert.equal(await sendAll(p2, toyPcm('en-000.wav')).catch(() => ''), '');
+    held.end();
+    await s2.close();
+    assert.equal(metric(await scrape(httpPort), 'simulstream_connections_refused_total', { reason: 'capacity' }), 1);
+  });
+});
+
+describe('bridge metrics', () => {
+  let lm: LoadedModel;
+  let asr: SimulstreamServer;
+  let asrPort: number;
+  let fs1: FakeFreeswitch;
+
+  before(async () => {
+    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    asr = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS });
+    asrPort = (await asr.listen()).port;
+    fs1 = new FakeFreeswitch();
+    await fs1.start();
+  });
+  after(async () => {
+    await fs1.stop();
+    await asr.close();
+    await lm.release();
+  });
+
+  it('calls active, finished and failed; lines stored; JSON logs carry the call uuid', async () => {
+    const metrics = new BridgeMetrics({ version: '9.9.9-test' });
+    const out = tempDir();
+    const logs = new PassThrough();
+    let logText = '';
+    logs.on('data', (d: Buffer) => (logText += d.toString()));
+    const nobody = await freePort();
+    const bridge = (recognizer: string) =>
+      createBridge({ port: fs1.port, recognizer: tcpRecognizer(recognizer), outDir: out, recordDir: tempDir(), backoffMs: [50, 200], observer: metrics, logger: createJsonLogger(logs, 'INFO', 'bridge') });
+    const b = bridge(`127.0.0.1:${asrPort}`);
+    await b.connect();
+    const b16 = toyPcm('fr-001.wav');
+    fs1.addCall({ uuid: 'm-1', caller: '100', callee: '200', audio: new Int16Array(b16.buffer.slice(b16.byteOffset, b16.byteOffset + b16.length)), rate: 16000 });
+    fs1.answer('m-1');
+    const call = await b.transcribeCall('m-1');
+    assert.equal(metric(await metrics.registry.metrics(), 'simulstream_bridge_calls_active'), 1);
+    await call.done;
+    await b.close();
+    const text = await metrics.registry.metrics();
+    const stored = readTranscript(path.join(out, 'm-1.jsonl'));
+    assert.ok(stored.length > 0);
+    assert.equal(metric(text, 'simulstream_bridge_lines_stored_total'), stored.length);
+    assert.equal(metric(text, 'simulstream_bridge_calls_finished_total'), 1);
+    assert.equal(metric(text, 'simulstream_bridge_calls_active'), 0);
+    assert.equal(metric(text, 'simulstream_bridge_reconnects_total', { target: 'freeswitch' }), 0);
+
+    // a recognizer that cannot be reached: the call fails, counted by code
+    const down = bridge(`127.0.0.1:${nobody}`);
+    await down.connect();
+    fs1.addCall({ uuid: 'm-2', caller: '100', callee: '200', audio: new Int16Array(16000), rate: 16000 });
+    fs1.answer('m-2');
+    await assert.rejects(down.transcribeCall('m-2'), (e: Error & { code?: string }) => e.code === 'ERR_RECOGNIZER');
+    await down.close();
+    const t2 = await metrics.registry.metrics();
+    assert.equal(metric(t2, 'simulstream_bridge_calls_failed_total', { code: 'ERR_RECOGNIZER' }), 1);
+    assert.equal(metric(t2, 'simulstream_bridge_calls_active'), 0);
+
+    const records = logText.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(records.every((r) => r.component === 'bridge' && typeof r.time === 'string' && typeof r.msg === 'string' && typeof r.level === 'string'));
+    assert.ok(records.some((r) => r.call_uuid === 'm-1' && /^m-1 mixed \d+ \d+ /.test(r.msg as string)), 'each stored line is logged with its call');
+  });
+});
+
+describe('logs', () => {
+  it('--log-format json: one object per line with time, level, component, msg and context fields', () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    const log = createJsonLogger(out, 'INFO', 'whisper_server');
+    log.debug('hidden');
+    log.info('Listening on 127.0.0.1:43007');
+    withContext(log, { client: "('127.0.0.1', 5000)" }).warning('slow client');
+    withContext(log, { call_uuid: 'abc' }).critical('gone');
+    const recs = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(recs.map((r) => [r.level, r.component, r.msg, r.client, r.call_uuid]), [
+      ['info', 'whisper_server', 'Listening on 127.0.0.1:43007', undefined, undefined],
+      ['warning', 'whisper_server', 'slow client', "('127.0.0.1', 5000)", undefined],
+      ['critical', 'whisper_server', 'gone', undefined, 'abc'],
+    ]);
+    assert.ok(recs.every((r) => !Number.isNaN(Date.parse(r.time as string))));
+  });
+
+  it('the text format ignores context: SimulStreaming\'s lines, byte for byte', () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    withContext(createLogger(out, 'INFO'), { client: 'x' }).info('Connected to client on x');
+    assert.match(text, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| whisper_server \| INFO \| Connected to client on x\n$/);
+  });
+});
+
+describe('RateWindow', () => {
+  it('a ratio over the last window only', () => {
+    let now = 0;
+    const w = new RateWindow(60, () => now);
+    assert.equal(w.ratio(), 0);
+    w.add(1, 4);
+    now = 30_000;
+    w.add(1, 1);
+    assert.equal(w.ratio(), 2 / 5);
+    now = 61_000; // the first second has left the window
+    assert.equal(w.ratio(), 1);
+    now = 200_000;
+    assert.equal(w.ratio(), 0);
+  });
+});
