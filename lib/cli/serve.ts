@@ -51,6 +51,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .option('--max-connections <n>', 'most simultaneous clients; more are refused', intArg(1, 10000), 64)
     .option('--max-streams <n>', 'the capacity: /readyz answers 503 from this many open streams on (default: --max-connections)', intArg(1, 10000))
     .option('--http-port <n>', 'serve /healthz, /readyz and /metrics (Prometheus) on this port of --host (0: any free port; default: off)', intArg(0, 65535))
+    .option('--no-catch-up', 'decode every chunk on its own even when a real-time client fell behind (output independent of load; lag grows under overload)')
     .option('--idle-timeout <s>', 'finish and close a client silent this long (0: never)', floatArg(0), 0)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
@@ -118,6 +119,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
         format: o.json ? 'json' : 'text',
         maxConnections: o.maxConnections as number,
         idleTimeout: o.idleTimeout as number,
+        catchUp: o.catchUp as boolean,
         logger: log,
         // the lines SimulStreaming echoes on stderr; in JSON logs, as debug records
         echo: o.logFormat === 'json' ? logWriter(log) : io.stderr,
