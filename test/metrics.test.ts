@@ -4,6 +4,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createBridge } from '../lib/bridge/bridge.js';
+import { buildCli } from '../lib/cli/main.js';
 import { tcpRecognizer } from '../lib/bridge/recognizer.js';
 import { readTranscript } from '../lib/bridge/transcript-store.js';
 import { createHttpServer, type HttpServer } from '../lib/http/http-server.js';
@@ -173,6 +174,34 @@ describe('bridge metrics', () => {
     const records = logText.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(records.every((r) => r.component === 'bridge' && typeof r.time === 'string' && typeof r.msg === 'string' && typeof r.level === 'string'));
     assert.ok(records.some((r) => r.call_uuid === 'm-1' && /^m-1 mixed \d+ \d+ /.test(r.msg as string)), 'each stored line is logged with its call');
+  });
+
+  it('CLI: bridge --http-port serves /readyz and /metrics while it transcribes, then closes', async () => {
+    const logs = new PassThrough();
+    let logText = '';
+    logs.on('data', (d: Buffer) => (logText += d.toString()));
+    const b16 = toyPcm('en-000.wav');
+    fs1.addCall({ uuid: 'cli-1', caller: '100', callee: '200', audio: new Int16Array(b16.buffer.slice(b16.byteOffset, b16.byteOffset + b16.length)), rate: 16000 });
+    fs1.answer('cli-1');
+    const out = tempDir();
+    const run = buildCli({ stdout: new PassThrough(), stderr: logs }).parseAsync([
+      'node', 'simulstream', 'bridge', '--uuid', 'cli-1', '--esl-port', String(fs1.port), '--server', `127.0.0.1:${asrPort}`,
+      '--out-dir', out, '--record-dir', tempDir(), '--http-port', '0', '--log-format', 'json',
+    ]);
+    let httpPort = 0;
+    await waitFor(() => {
+      const m = /HTTP on http:\/\/127\.0\.0\.1:(\d+)\//.exec(logText);
+      httpPort = m ? Number(m[1]) : 0;
+      return httpPort > 0 && /recording mixed/.test(logText);
+    }, 10_000, 'the bridge to start the call');
+    assert.equal((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status, 200);
+    assert.equal(metric(await scrape(httpPort), 'simulstream_bridge_calls_active'), 1);
+    await run;
+    const recs = logText.trim().split('\n').map((l) => JSON.parse(l) as { component: string; call_uuid?: string });
+    assert.ok(recs.every((r) => r.component === 'bridge'), 'every log line is a JSON record');
+    assert.ok(recs.some((r) => r.call_uuid === 'cli-1'));
+    assert.ok(readTranscript(path.join(out, 'cli-1.jsonl')).length > 0);
+    await assert.rejects(fetch(`http://127.0.0.1:${httpPort}/healthz`), 'the HTTP port is closed with the bridge');
   });
 });
 
