@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -18,7 +19,7 @@ import { createJsonLogger } from '../lib/server/json-logger.js';
 import { createLogger, withContext } from '../lib/server/logger.js';
 import { createServer, type SimulstreamServer } from '../lib/server/server.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
-import { TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
+import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { metric, scrape } from './helpers/prometheus.js';
 import { freePort, sendAll, waitFor } from './helpers/tcp-client.js';
 
@@ -112,6 +113,41 @@ describe('server metrics (/metrics, /healthz, /readyz)', () => {
     held.end();
     await s2.close();
     assert.equal(metric(await scrape(httpPort), 'simulstream_connections_refused_total', { reason: 'capacity' }), 1);
+  });
+});
+
+describe('serve --http-port from the command line', () => {
+  it('health, readiness and metrics on the HTTP port; the configuration logged once, as JSON; SIGTERM exits 0', async () => {
+    const [port, httpPort] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, [
+      path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'), '--alignment_heads', '1,2;1,3',
+      '--models-dir', testCacheDir(), '--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort),
+      '--max-streams', '2', '--threads', '1', '--log-format', 'json', '--log-level', 'INFO',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, 30_000, `readiness\n${log}`);
+      assert.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200);
+      const text = await scrape(httpPort);
+      assert.equal(metric(text, 'simulstream_streams_capacity'), 2);
+      assert.equal(metric(text, 'simulstream_model_info', { device: 'cpu', threads: '1', quantization: 'none' }), 1);
+      assert.ok(metric(text, 'simulstream_model_load_seconds') > 0);
+      assert.equal(await sendAll(port, toyPcm('en-000.wav')).then((o) => o.length > 0), true);
+      assert.equal(metric(await scrape(httpPort), 'simulstream_connections_accepted_total'), 1);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+    const recs = log.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const config = recs.filter((r) => /^Configuration: /.test(r.msg as string));
+    assert.equal(config.length, 1);
+    assert.deepEqual(
+      [config[0]!.device, config[0]!.threads, config[0]!.quantization, config[0]!.max_streams, config[0]!.max_connections],
+      ['cpu', 1, 'none', 2, 64],
+    );
+    assert.ok(recs.every((r) => r.component === 'whisper_server' && typeof r.time === 'string'));
   });
 });
 
