@@ -104,6 +104,26 @@ describe('server metrics (/metrics, /healthz, /readyz)', () => {
     assert.equal((await fetch(`http://127.0.0.1:${httpPort}/nothing`)).status, 404);
   });
 
+  it('an observer that throws is logged and never breaks a stream', async () => {
+    const logs = new PassThrough();
+    let logText = '';
+    logs.on('data', (d: Buffer) => (logText += d.toString()));
+    const boom = (): never => {
+      throw new Error('observer bug');
+    };
+    const s2 = createServer({
+      model: lm, host: '127.0.0.1', port: 0, ...OPTS, logger: createLogger(logs, 'INFO'),
+      observer: { connectionAccepted: boom, audioReceived: boom, iteration: boom, segment: boom, streamClosed: boom },
+    });
+    const p2 = (await s2.listen()).port;
+    const plain = await sendAll(port, toyPcm('en-000.wav'));
+    const observed = await sendAll(p2, toyPcm('en-000.wav'));
+    await s2.close();
+    assert.ok(plain.length > 0);
+    assert.equal(observed, plain);
+    assert.match(logText, /\| ERROR \| observer: observer bug$/m);
+  });
+
   it('refused connections are counted with their reason', async () => {
     const s2 = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, maxConnections: 1, observer: metrics });
     const p2 = (await s2.listen()).port;
