@@ -109,6 +109,8 @@ export type { BridgeObserver } from './bridge/observer.js';
 export { ServerMetrics } from './metrics/server-metrics.js';
 export type { ServerMetricsOptions, ModelInfo } from './metrics/server-metrics.js';
 export { BridgeMetrics } from './metrics/bridge-metrics.js';
+export type { BridgeMetricsOptions } from './metrics/bridge-metrics.js';
 export { timedModel } from './metrics/timed-model.js';
+export type { ModelTimer } from './metrics/timed-model.js';
 export { healthRoutes, metricsRoute } from './metrics/health-routes.js';
 export type { Readiness } from './metrics/health-routes.js';
