@@ -69,7 +69,7 @@ describe('the live page in headless Chromium', { skip: SKIP }, () => {
     httpPort = (await http.listen()).port;
     base = `http://127.0.0.1:${httpPort}/`;
     bridge = createBridge({
-      ...monitor.bridgeHooks,
+      observers: [monitor.bridgeObserver],
       port: fsw.port,
       recognizer: saying(tcpRecognizer(`127.0.0.1:${asrPort}`), HOSTILE),
       outDir: out,

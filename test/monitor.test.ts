@@ -394,7 +394,7 @@ describe('serve --http-port: the server\'s streams on the page', () => {
   it('each client stream is listed live, its lines carry the lag and final flag, then it is kept in memory and searchable', async () => {
     const lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
     const monitor = createCallMonitor();
-    const asr = createServer({ model: lm, host: '127.0.0.1', port: 0, language: 'fr', minChunkSize: 0.5, observer: serverStreamsObserver(monitor) });
+    const asr = createServer({ model: lm, host: '127.0.0.1', port: 0, language: 'fr', minChunkSize: 0.5, observers: [serverStreamsObserver(monitor)] });
     const web = createHttpServer({ port: 0, handlers: [monitor.handler] });
     try {
       const { port } = await asr.listen();

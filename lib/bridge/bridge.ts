@@ -1,8 +1,9 @@
 import { SimulstreamError } from '../errors.js';
-import { silentLogger, type Logger } from '../server/logger.js';
+import { silentLogger, withContext, type Logger } from '../server/logger.js';
 import { CallTranscriber, type CallInfo, type CallOptions } from './call-transcriber.js';
 import { EslClient, type EslClientOptions } from './esl-client.js';
 import type { EslEvent } from './esl-event.js';
+import type { BridgeObserver } from './observer.js';
 import type { Recognizer } from './recognizer.js';
 import { TranscriptStore, type StoredLine } from './transcript-store.js';
 
@@ -19,10 +20,8 @@ export interface BridgeOptions extends Omit<EslClientOptions, 'events'> {
   /** With `auto`: which answered channels are transcribed, by `Call-Direction`. Default `inbound`. */
   readonly direction?: 'inbound' | 'outbound' | 'any';
   readonly onLine?: (line: StoredLine) => void;
-  /** A call's transcription started (its recording is running). */
-  readonly onCallStart?: (call: CallTranscriber) => void;
-  /** A call's transcription ended: every line of it is stored. */
-  readonly onCallEnd?: (call: CallTranscriber) => void;
+  /** Told what happens to calls (metrics, the live page); one that throws is logged and ignored. */
+  readonly observers?: readonly BridgeObserver[];
 }
 
 export interface Bridge {
@@ -56,6 +55,20 @@ export function createBridge(opts: BridgeOptions): Bridge {
   const calls = new Map<string, CallTranscriber>();
   const finished = new Set<string>();
   let automatic = false;
+  const observers = opts.observers ?? [];
+  const observe = (tell: (o: BridgeObserver) => void): void => {
+    for (const o of observers) {
+      try {
+        tell(o);
+      } catch (err) {
+        log.error(`observer: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  };
+  const onLine = (line: StoredLine): void => {
+    observe((o) => o.lineStored?.(line));
+    opts.onLine?.(line);
+  };
   const callOptions: CallOptions = {
     esl,
     recognizer: opts.recognizer,
@@ -66,27 +79,28 @@ export function createBridge(opts: BridgeOptions): Bridge {
     ...(opts.recordRate ? { recordRate: opts.recordRate } : {}),
     ...(opts.keepAudio ? { keepAudio: true } : {}),
     ...(opts.sendEvents ? { sendEvents: true } : {}),
-    ...(opts.onLine ? { onLine: opts.onLine } : {}),
+    ...(opts.onLine || observers.length > 0 ? { onLine } : {}),
   };
 
   async function begin(info: CallInfo): Promise<CallTranscriber> {
     const existing = calls.get(info.uuid);
     if (existing) return existing;
-    const call = new CallTranscriber(info, callOptions);
+    const call = new CallTranscriber(info, { ...callOptions, log: withContext(log, { call_uuid: info.uuid }) });
     calls.set(info.uuid, call);
     try {
       await call.start();
     } catch (err) {
       calls.delete(info.uuid);
       await call.stop('shutdown');
+      observe((o) => o.callEnded?.(call, errorInfo(err)));
       throw err;
     }
-    opts.onCallStart?.(call);
+    observe((o) => o.callStarted?.(call));
     void call.done.then(() => {
       calls.delete(info.uuid);
+      observe((o) => o.callEnded?.(call, call.error ? errorInfo(call.error) : undefined));
       finished.add(info.uuid);
       log.info(`call ${info.uuid}: transcript in ${store.fileFor(info.uuid)}`);
-      opts.onCallEnd?.(call);
     });
     return call;
   }
@@ -115,6 +129,7 @@ export function createBridge(opts: BridgeOptions): Bridge {
   esl.on('ready', ({ reconnected }) => {
     if (!reconnected) return;
     log.info(`reconnected to FreeSWITCH at ${esl.host}:${esl.port}`);
+    observe((o) => o.reconnected?.('freeswitch'));
     void resync().catch((err: Error) => log.error(`after reconnecting: ${err.message}`));
   });
 
@@ -167,5 +182,13 @@ export function createBridge(opts: BridgeOptions): Bridge {
       await Promise.all([...calls.values()].map((c) => c.stop('shutdown')));
       await esl.close();
     },
+  };
+}
+
+/** An error as observers see it: its stable code (`ERR_INTERNAL` for a foreign error) and message. */
+function errorInfo(err: unknown): { code: string; message: string } {
+  return {
+    code: err instanceof SimulstreamError ? err.code : 'ERR_INTERNAL',
+    message: err instanceof Error ? err.message : String(err),
   };
 }

@@ -52,6 +52,8 @@ export class CallTranscriber {
   private legs: LegRun[] = [];
   private stopped = false;
   readonly started = new Date();
+  /** The first error a leg's stream ended on, if any (the call then counts as failed). */
+  error: Error | undefined;
   /** Resolves when every leg's last line is stored. */
   done: Promise<void> = Promise.resolve();
 
@@ -102,6 +104,7 @@ export class CallTranscriber {
     try {
       await pipeline(follower, resample, rec, parser);
     } catch (err) {
+      this.error ??= err as Error;
       this.opts.log.error(`call ${this.call.uuid} ${leg}: ${(err as Error).message}`);
     } finally {
       if (!this.opts.keepAudio) await fs.promises.rm(file, { force: true });

@@ -4,11 +4,15 @@ import { createBridge } from '../bridge/bridge.js';
 import { EslClient } from '../bridge/esl-client.js';
 import { embeddedRecognizer, tcpRecognizer, type Recognizer } from '../bridge/recognizer.js';
 import { InvalidOptionError, SimulstreamError } from '../errors.js';
-import { createHttpServer, type HttpServer } from '../http/http-server.js';
-import { createCallMonitor, type CallMonitor } from '../monitor/call-monitor.js';
+import { createCallMonitor } from '../monitor/call-monitor.js';
 import { defaultModelsDir, loadModel, type LoadedModel } from '../model/load-model.js';
-import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
+import { createHttpServer } from '../http/http-server.js';
+import { BridgeMetrics } from '../metrics/bridge-metrics.js';
+import { healthRoutes, metricsRoute, type Readiness } from '../metrics/health-routes.js';
+import { LOG_LEVELS, type LogLevel } from '../server/logger.js';
+import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { intArg } from './options.js';
+import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import { resolveModel } from './models.js';
 import type { CliIo } from './transcribe.js';
@@ -35,20 +39,21 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     .option('--events', 'send each line back into FreeSWITCH as a CUSTOM asr::transcript event', false)
     .option('--json-events', 'subscribe to events in JSON form instead of plain', false)
     .option('--test-connection', 'check the event socket login and the recognizer, then exit')
-    .option('--http-port <n>', 'serve the live page (live calls, transcripts as they are spoken, the day\'s calls) on this port', intArg(0, 65535))
-    .option('--http-host <host>', 'with --http-port: address to listen on', '127.0.0.1')
-    .addOption(new Option('--http-token <token>', 'with --http-port: required as "Authorization: Bearer TOKEN" or ?token=TOKEN').env('SIMULSTREAM_HTTP_TOKEN'))
     .option('--uuid <uuid>', 'transcribe one call until it hangs up')
     .option('--auto', 'transcribe every answered call until stopped')
     .option('--test', 'place a call with originate to --test-destination and transcribe it')
     .option('--test-destination <dial>', 'with --test: what to originate to (e.g. loopback/9196)')
-    .addOption(new Option('-l, --log-level <level>', 'log level').choices([...LOG_LEVELS]).default('INFO'));
+    .option('--http-port <n>', 'serve the live page, /healthz, /readyz and /metrics (Prometheus) on this port (0: any free port; default: off)', intArg(0, 65535))
+    .option('--http-host <host>', 'with --http-port: the address to bind', '127.0.0.1')
+    .addOption(new Option('--http-token <token>', 'with --http-port: required as "Authorization: Bearer TOKEN" or ?token=TOKEN').env('SIMULSTREAM_HTTP_TOKEN'))
+    .addOption(new Option('-l, --log-level <level>', 'log level').choices([...LOG_LEVELS]).default('INFO'))
+    .addOption(logFormatOption());
   addPolicyOptions(cmd);
   return cmd.action(async (o: Record<string, unknown>) => {
     const modes = ['testConnection', 'uuid', 'auto', 'test'].filter((m) => o[m]);
     if (modes.length !== 1) throw new InvalidOptionError('bridge', 'choose exactly one of --test-connection, --uuid UUID, --auto, --test');
     if (o.test && !o.testDestination) throw new InvalidOptionError('--test', 'needs --test-destination (e.g. loopback/9196)');
-    const log = createLogger(io.stderr, o.logLevel as LogLevel, 'bridge');
+    const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'bridge');
     const esl = { host: o.eslHost as string, port: o.eslPort as number, password: o.eslPassword as string };
 
     let lm: LoadedModel | undefined;
@@ -61,26 +66,14 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
       recognizer = embeddedRecognizer({ ...policyOptions(o), model: lm });
     } else recognizer = tcpRecognizer(o.server as string);
 
-    let monitor: CallMonitor | undefined;
-    let http: HttpServer | undefined;
     try {
       if (o.testConnection) {
         if (!(await testConnection(esl, recognizer, io))) throw new SimulstreamError('ERR_ESL_CONNECT', 'the connection test failed (see above)');
         return;
       }
-      if (o.httpPort !== undefined) {
-        monitor = createCallMonitor({ outDir: o.outDir as string });
-        http = createHttpServer({
-          host: o.httpHost as string,
-          port: o.httpPort as number,
-          ...(o.httpToken ? { token: o.httpToken as string } : {}),
-          handlers: [monitor.handler],
-          logger: log,
-        });
-        await http.listen();
-      }
+      const metrics = o.httpPort === undefined ? undefined : new BridgeMetrics({ version: packageVersion() });
+      const monitor = o.httpPort === undefined ? undefined : createCallMonitor({ outDir: o.outDir as string });
       const bridge = createBridge({
-        ...monitor?.bridgeHooks,
         ...esl,
         recognizer,
         outDir: o.outDir as string,
@@ -92,27 +85,45 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
         sendEvents: o.events as boolean,
         format: o.jsonEvents ? 'json' : 'plain',
         logger: log,
+        observers: [metrics, monitor?.bridgeObserver].filter((x) => x !== undefined),
       });
-      await bridge.connect();
-      log.info(`connected to FreeSWITCH at ${esl.host}:${esl.port}; recognizer ${recognizer.name}; transcripts in ${o.outDir as string}`);
-      if (o.uuid) await (await bridge.transcribeCall(o.uuid as string)).done;
-      else if (o.test) await (await bridge.testCall(o.testDestination as string)).done;
-      else {
-        await bridge.auto();
-        await new Promise<void>((resolve) => {
-          if (!signals) return;
-          const stop = (sig: string): void => {
-            log.info(`${sig}: finishing ${bridge.calls.size} call(s)`);
-            resolve();
-          };
-          process.once('SIGINT', () => stop('SIGINT'));
-          process.once('SIGTERM', () => stop('SIGTERM'));
-        });
+      const readiness = (): Readiness =>
+        bridge.esl.connected ? { ready: true } : { ready: false, reason: `not connected to FreeSWITCH at ${esl.host}:${esl.port}` };
+      // the HTTP port's routes: health, metrics, the live page (another group is one more entry)
+      const http =
+        metrics && monitor
+          ? createHttpServer({
+              host: o.httpHost as string,
+              port: o.httpPort as number,
+              ...(o.httpToken ? { token: o.httpToken as string } : {}),
+              handlers: [healthRoutes(readiness), metricsRoute(metrics.registry), monitor.handler],
+              logger: log,
+            })
+          : undefined;
+      await http?.listen();
+      try {
+        await bridge.connect();
+        log.info(`connected to FreeSWITCH at ${esl.host}:${esl.port}; recognizer ${recognizer.name}; transcripts in ${o.outDir as string}`);
+        if (o.uuid) await (await bridge.transcribeCall(o.uuid as string)).done;
+        else if (o.test) await (await bridge.testCall(o.testDestination as string)).done;
+        else {
+          await bridge.auto();
+          await new Promise<void>((resolve) => {
+            if (!signals) return;
+            const stop = (sig: string): void => {
+              log.info(`${sig}: finishing ${bridge.calls.size} call(s)`);
+              resolve();
+            };
+            process.once('SIGINT', () => stop('SIGINT'));
+            process.once('SIGTERM', () => stop('SIGTERM'));
+          });
+        }
+        await bridge.close();
+      } finally {
+        monitor?.close();
+        await http?.close();
       }
-      await bridge.close();
     } finally {
-      monitor?.close();
-      await http?.close();
       await lm?.release();
     }
   });

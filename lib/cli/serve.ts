@@ -1,19 +1,26 @@
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { readAudioFile } from '../audio/wav.js';
 import { AlignAttSession } from '../decode/align-att.js';
 import { SimulstreamError } from '../errors.js';
 import { defaultModelsDir, loadModel } from '../model/load-model.js';
-import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
-import { createServer } from '../server/server.js';
 import { createHttpServer } from '../http/http-server.js';
+import { healthRoutes, metricsRoute, type Readiness } from '../metrics/health-routes.js';
+import { ServerMetrics } from '../metrics/server-metrics.js';
+import { timedModel } from '../metrics/timed-model.js';
 import { createCallMonitor } from '../monitor/call-monitor.js';
 import { serverStreamsObserver } from '../monitor/server-streams.js';
+import { LOG_LEVELS, withContext, type LogLevel, type Logger } from '../server/logger.js';
+import { createServer, type SimulstreamServer } from '../server/server.js';
 import { SileroVad } from '../vad/silero-vad.js';
 import type { Precision } from '../model/whisper-graphs.js';
 import { resolveModel } from './models.js';
+import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { floatArg, intArg } from './options.js';
+import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import type { CliIo } from './transcribe.js';
 
@@ -38,88 +45,139 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .option('--alignment_heads <spec>', 'alignment heads "layer,head;layer,head" (default: the model\'s official ones)')
     .option('--models-dir <dir>', 'model and compiled-graph cache (default $SIMULSTREAM_MODELS or ~/.cache/simulstream)')
     .addOption(new Option('-l, --log-level <level>', 'log level').choices([...LOG_LEVELS]).default('DEBUG'))
+    .addOption(logFormatOption())
     .option('--out-txt', 'output "start_ms end_ms text" lines (the default here)')
     .option('--json', 'output SimulStreaming\'s JSON objects instead of text lines', false)
     .option('--vac', 'voice activity control (Silero VAD): silence is not decoded, each utterance ends with a final pass', false)
     .option('--vac-chunk-size <s>', 'VAC chunk size (accepted for compatibility: the VAD always looks at every 32 ms)', floatArg(0.01, 1), 0.04)
-    .option('--max-connections <n>', 'most simultaneous clients', intArg(1, 10000), 64)
+    .option('--max-connections <n>', 'most simultaneous clients; more are refused', intArg(1, 10000), 64)
+    .option('--max-streams <n>', 'the capacity: /readyz answers 503 from this many open streams on (default: --max-connections)', intArg(1, 10000))
+    .option('--http-port <n>', 'serve /healthz, /readyz, /metrics (Prometheus) and the live page on this port of --host (0: any free port; default: off)', intArg(0, 65535))
+    .addOption(new Option('--http-token <token>', 'with --http-port: required as "Authorization: Bearer TOKEN" or ?token=TOKEN').env('SIMULSTREAM_HTTP_TOKEN'))
     .option('--idle-timeout <s>', 'finish and close a client silent this long (0: never)', floatArg(0), 0)
     .option('--final-pass', 'at the end of a stream, decode what is left with a frame threshold of 4 (default; SimulStreaming\'s server drops it)')
     .option('--no-final-pass', 'no final pass: the last chunk is an ordinary iteration')
     .option('--catch-up', 'a real-time client that fell behind has its waiting chunks decoded as one iteration (default; SimulStreaming: one per chunk)')
     .option('--no-catch-up', 'one iteration per chunk, however far behind')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
-    .option('--http-port <n>', 'serve the live page (open streams and their text as it is sent) on this port, at --host', intArg(0, 65535))
-    .addOption(new Option('--http-token <token>', 'with --http-port: required as "Authorization: Bearer TOKEN" or ?token=TOKEN').env('SIMULSTREAM_HTTP_TOKEN'))
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
   addPolicyOptions(cmd);
   return cmd.action(async (o: Record<string, unknown>) => {
     const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
     const policy = policyOptions(o, given);
+    // our differences from SimulStreaming's server: on, unless turned off or --compat simulstreaming
     const serverDifference = (key: string): boolean => (given(key) ? o[key] !== false : policy.compat !== 'simulstreaming');
-    const log = createLogger(io.stderr, o.logLevel as LogLevel);
-    const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
-    const modelPath = o.model ? await modelByName(o.model as string, cacheDir, o.mirror as string | undefined, io) : (o.model_path as string);
-    if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
-      log.critical(`The warm up file is not available. ${NOT_WARMED}`);
-      throw new SimulstreamError('ERR_WARMUP_FILE', `${o.warmupFile as string}: no such file`);
-    }
-    const lm = await loadModel({
-      modelPath,
-      cacheDir,
-      ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}),
-      device: o.device as 'cpu' | 'cuda',
-      threads: o.threads as number,
-      ...(o.quantize ? { precision: o.quantize as Precision } : {}),
-      log: (m) => log.info(m),
-      warn: (m) => log.warning(m),
-    });
-    const vad = o.vac ? await SileroVad.load() : undefined;
-    if (o.warmupFile) {
-      const samples = readAudioFile(o.warmupFile as string).samples.subarray(0, 16000);
-      await new AlignAttSession(lm, policy).finish(samples);
-      log.info('Whisper is warmed up.');
-    } else log.warning(NOT_WARMED);
-    const monitor = o.httpPort !== undefined ? createCallMonitor() : undefined;
-    const server = createServer({
-      ...(monitor ? { observer: serverStreamsObserver(monitor) } : {}),
-      ...policy,
-      model: lm,
-      host: o.host as string,
-      port: o.port as number,
-      format: o.json ? 'json' : 'text',
-      maxConnections: o.maxConnections as number,
-      idleTimeout: o.idleTimeout as number,
-      finalPass: serverDifference('finalPass'),
-      catchUp: serverDifference('catchUp'),
-      logger: log,
-      echo: io.stderr,
-      ...(vad ? { vad } : {}),
-    });
-    const http = monitor
-      ? createHttpServer({ host: o.host as string, port: o.httpPort as number, ...(o.httpToken ? { token: o.httpToken as string } : {}), handlers: [monitor.handler], logger: log })
-      : undefined;
+    const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'whisper_server');
+    const maxStreams = (o.maxStreams as number | undefined) ?? (o.maxConnections as number);
+    const metrics = o.httpPort === undefined ? undefined : new ServerMetrics({ version: packageVersion(), maxStreams });
+    const monitor = o.httpPort === undefined ? undefined : createCallMonitor();
+    let server: SimulstreamServer | undefined;
+    let closing = false;
+    const readiness = (): Readiness => {
+      if (closing) return { ready: false, reason: 'shutting down' };
+      if (!server) return { ready: false, reason: 'loading the model' };
+      if (server.connections >= maxStreams) return { ready: false, reason: `${server.connections} streams open, capacity ${maxStreams}` };
+      return { ready: true };
+    };
+    // the HTTP port's routes: health, metrics, the live page (another group is one more entry);
+    // up before the model loads, so that /healthz answers during a long load
+    const http =
+      metrics && monitor
+        ? createHttpServer({
+            host: o.host as string,
+            port: o.httpPort as number,
+            ...(o.httpToken ? { token: o.httpToken as string } : {}),
+            handlers: [healthRoutes(readiness), metricsRoute(metrics.registry), monitor.handler],
+            logger: log,
+          })
+        : undefined;
+    await http?.listen();
     try {
-      await server.listen();
-      await http?.listen();
-    } catch (err) {
-      monitor?.close();
-      await server.close();
-      await Promise.all([lm.release(), vad?.release()]);
-      throw err;
-    }
-    await new Promise<void>((resolve) => {
-      const stop = (sig: string): void => {
-        log.info(`${sig}: finishing ${server.connections} open stream(s)`);
-        void server.close().then(resolve);
-      };
-      if (signals) {
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
+      const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
+      const modelPath = o.model ? await modelByName(o.model as string, cacheDir, o.mirror as string | undefined, io) : (o.model_path as string);
+      if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
+        log.critical(`The warm up file is not available. ${NOT_WARMED}`);
+        throw new SimulstreamError('ERR_WARMUP_FILE', `${o.warmupFile as string}: no such file`);
       }
-    });
-    monitor?.close();
-    await http?.close();
-    await Promise.all([lm.release(), vad?.release()]);
+      const loadStarted = performance.now();
+      const loaded = await loadModel({
+        modelPath,
+        cacheDir,
+        ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}),
+        device: o.device as 'cpu' | 'cuda',
+        threads: o.threads as number,
+        ...(o.quantize ? { precision: o.quantize as Precision } : {}),
+        log: (m) => log.info(m),
+        warn: (m) => log.warning(m),
+      });
+      const lm = metrics ? timedModel(loaded, (stage, s) => metrics.modelRun(stage, s)) : loaded;
+      const config = {
+        model: modelPath,
+        device: lm.model.device,
+        threads: (o.threads as number) || os.availableParallelism(),
+        quantization: (o.quantize as string | undefined) ?? 'none',
+        max_streams: maxStreams,
+        max_connections: o.maxConnections as number,
+      };
+      metrics?.modelLoaded((performance.now() - loadStarted) / 1000, config);
+      withContext(log, config).info(
+        `Configuration: model ${config.model}, device ${config.device}, ${config.threads} threads, quantization ${config.quantization}, capacity ${maxStreams} streams (--max-streams), at most ${config.max_connections} connections`,
+      );
+      const vad = o.vac ? await SileroVad.load() : undefined;
+      if (o.warmupFile) {
+        const samples = readAudioFile(o.warmupFile as string).samples.subarray(0, 16000);
+        await new AlignAttSession(lm, policy).finish(samples);
+        log.info('Whisper is warmed up.');
+      } else log.warning(NOT_WARMED);
+      const srv = createServer({
+        ...policy,
+        model: lm,
+        host: o.host as string,
+        port: o.port as number,
+        format: o.json ? 'json' : 'text',
+        maxConnections: o.maxConnections as number,
+        idleTimeout: o.idleTimeout as number,
+        finalPass: serverDifference('finalPass'),
+        catchUp: serverDifference('catchUp'),
+        logger: log,
+        // the lines SimulStreaming echoes on stderr; in JSON logs, as debug records
+        echo: o.logFormat === 'json' ? logWriter(log) : io.stderr,
+        ...(vad ? { vad } : {}),
+        observers: [metrics, monitor && serverStreamsObserver(monitor)].filter((x) => x !== undefined),
+      });
+      try {
+        await srv.listen();
+        server = srv;
+      } catch (err) {
+        await Promise.all([lm.release(), vad?.release()]);
+        throw err;
+      }
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string): void => {
+          closing = true;
+          log.info(`${sig}: finishing ${srv.connections} open stream(s)`);
+          void srv.close().then(resolve);
+        };
+        if (signals) {
+          process.once('SIGINT', () => stop('SIGINT'));
+          process.once('SIGTERM', () => stop('SIGTERM'));
+        }
+      });
+      await Promise.all([lm.release(), vad?.release()]);
+    } finally {
+      monitor?.close();
+      await http?.close();
+    }
+  });
+}
+
+/** A stream whose every write is a debug record (the echoed transcript lines, in JSON logs). */
+function logWriter(log: Logger): Writable {
+  return new Writable({
+    decodeStrings: false,
+    write(chunk: string | Buffer, _enc, done) {
+      log.debug(String(chunk).trimEnd());
+      done();
+    },
   });
 }

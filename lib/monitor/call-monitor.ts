@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { CallTranscriber } from '../bridge/call-transcriber.js';
+import type { BridgeObserver } from '../bridge/observer.js';
 import { TranscriptStore, type StoredLine } from '../bridge/transcript-store.js';
 import type { HttpHandler } from '../http/http-server.js';
 import type { CallTranscript, MonitorLine } from './call-events.js';
@@ -23,21 +23,14 @@ export interface CallMonitorOptions extends EventHubOptions {
   readonly maxResults?: number;
 }
 
-/** What the bridge calls, as `createBridge` options. */
-export interface BridgeHooks {
-  readonly onCallStart: (call: CallTranscriber) => void;
-  readonly onLine: (line: StoredLine) => void;
-  readonly onCallEnd: (call: CallTranscriber) => void;
-}
-
 /** The live page: fed with calls and lines (by the bridge's hooks, or a server observer), served by `handler`. */
 export interface CallMonitor {
   callStarted(call: CallStart): void;
   /** A line of a call; `is_final` when the recognizer says its utterance ended; `lagSeconds` when measured by the caller. */
   line(line: StoredLine & { readonly is_final?: boolean }, lagSeconds?: number): void;
   callEnded(uuid: string): void;
-  /** `createBridge({...monitor.bridgeHooks})`. */
-  readonly bridgeHooks: BridgeHooks;
+  /** `createBridge({ observers: [monitor.bridgeObserver] })`. */
+  readonly bridgeObserver: BridgeObserver;
   /** The page's routes, for `createHttpServer({handlers})`. */
   readonly handler: HttpHandler;
   /** Ends every open event stream. */
@@ -109,10 +102,10 @@ export function createCallMonitor(opts: CallMonitorOptions = {}): CallMonitor {
       hub.end(callChannel(uuid));
       hub.publish(CALLS, 'end', { uuid });
     },
-    bridgeHooks: {
-      onCallStart: (c) => monitor.callStarted({ ...c.call, legs: c.legNames, startedAt: c.started }),
-      onLine: (l) => monitor.line(l),
-      onCallEnd: (c) => monitor.callEnded(c.call.uuid),
+    bridgeObserver: {
+      callStarted: (c) => monitor.callStarted({ ...c.call, legs: c.legNames, startedAt: c.started }),
+      lineStored: (l) => monitor.line(l),
+      callEnded: (c) => monitor.callEnded(c.call.uuid),
     },
     handler: monitorRoutes({ assets: new PageAssets(), hub, live, finished, transcript, channels: { calls: CALLS, call: callChannel } }),
     close: () => hub.close(),

@@ -2,12 +2,28 @@
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/**
+ * What a log line is about, as machine-readable fields (`--log-format json` prints them; the text
+ * format does not). `client` is the peer as the text lines print it, `call_uuid` a FreeSWITCH call.
+ */
+export type LogContext = Readonly<Record<string, string | number | boolean>> & {
+  readonly client?: string;
+  readonly call_uuid?: string;
+};
+
 export interface Logger {
   debug(msg: string): void;
   info(msg: string): void;
   warning(msg: string): void;
   error(msg: string): void;
   critical(msg: string): void;
+  /** A logger whose lines also carry `context`. Optional: loggers without it print no fields. */
+  child?(context: LogContext): Logger;
+}
+
+/** `log` with `context` attached where the logger supports fields (JSON), else `log` itself. */
+export function withContext(log: Logger, context: LogContext): Logger {
+  return log.child ? log.child(context) : log;
 }
 
 function stamp(d: Date): string {

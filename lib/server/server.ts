@@ -1,12 +1,12 @@
 import net from 'node:net';
-import type { AlignAttOptions } from '../decode/align-att.js';
+import type { AlignAttOptions, AlignAttUpdate } from '../decode/align-att.js';
 import { SimulstreamError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { transcriber, type Transcriber } from '../stream/transcriber.js';
 import type { Segment } from '../stream/utf8-carry.js';
 import type { Chunking } from '../stream/chunk-buffer.js';
 import { encodeError, encodeSegment, type OutputFormat } from './line-protocol.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, withContext, type Logger } from './logger.js';
 import type { ServerObserver } from './observer.js';
 import { Scheduler } from './scheduler.js';
 import type { SileroVad } from '../vad/silero-vad.js';
@@ -46,8 +46,8 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   readonly echo?: NodeJS.WritableStream;
   /** Called with every segment sent to a client (monitoring, storage, benchmarks). */
   readonly onSegment?: (segment: Segment, client: ClientInfo) => void;
-  /** Told of accepted clients, segments (with their lag) and closed streams (the live page, metrics). */
-  readonly observer?: ServerObserver;
+  /** Told what happens (metrics, the live page); one that throws is logged and ignored. */
+  readonly observers?: readonly ServerObserver[];
 }
 
 /** What {@link ServerOptions.onSegment} knows of the client. */
@@ -87,13 +87,15 @@ export function createServer(options: ServerOptions): SimulstreamServer {
   const clients = new Set<Client>();
   const sockets = new Set<net.Socket>();
   let closing = false;
-  /** Calls the observer; one that throws is logged and otherwise ignored. */
-  const observe = (f: (o: ServerObserver) => void): void => {
-    if (!options.observer) return;
-    try {
-      f(options.observer);
-    } catch (err) {
-      log.error(`server observer: ${err instanceof Error ? err.message : String(err)}`);
+  const observers = options.observers ?? [];
+  /** Tells the observers, which must never break a stream. */
+  const observe = (tell: (o: ServerObserver) => void): void => {
+    for (const o of observers) {
+      try {
+        tell(o);
+      } catch (err) {
+        log.error(`observer: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
   };
 
@@ -101,10 +103,11 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     const peer = `('${socket.remoteAddress}', ${socket.remotePort})`;
     if (closing || clients.size >= maxConnections) {
       log.warning(`Refusing client on ${peer}: ${closing ? 'shutting down' : `--max-connections ${maxConnections} reached`}`);
+      observe((o) => o.connectionRefused?.(peer, closing ? 'closing' : 'capacity'));
       socket.destroy();
       return;
     }
-    log.info(`Connected to client on ${peer}`);
+    withContext(log, { client: peer }).info(`Connected to client on ${peer}`);
     observe((o) => o.connectionAccepted?.(peer));
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -112,12 +115,31 @@ export function createServer(options: ServerOptions): SimulstreamServer {
   });
 
   function serve(socket: net.Socket, peer: string): Client {
+    const log = withContext(options.logger ?? silentLogger, { client: peer });
     const opened = performance.now();
     const arrivals = new ArrivalClock();
     // a real-time sender: no more audio than wall-clock time since it connected (+1 s of slack)
     const realTime = (): boolean => arrivals.seconds <= (performance.now() - opened) / 1000 + 1;
     const { catchUp, ...rest } = options;
-    const tr = transcriber({ ...rest, objectMode: true, scheduler, ...(catchUp !== false ? { catchUp: realTime } : {}) });
+    // with an observer, each iteration's queue wait and result are reported (the session's
+    // scheduled work is its iteration, whose result is an AlignAttUpdate)
+    const observed = {
+      run: <T>(work: () => Promise<T>): Promise<T> => {
+        const asked = performance.now();
+        return scheduler.run(async () => {
+          const queueMs = performance.now() - asked;
+          const result = await work();
+          observe((o) => o.iteration?.(peer, result as unknown as AlignAttUpdate, queueMs));
+          return result;
+        });
+      },
+    };
+    const tr = transcriber({
+      ...rest,
+      objectMode: true,
+      scheduler: observers.length > 0 ? observed : scheduler,
+      ...(catchUp !== false ? { catchUp: realTime } : {}),
+    });
     const info: ClientInfo = { peer, receivedAt: (s) => arrivals.at(s) };
     let finished = false;
     let ending = false;
@@ -129,20 +151,24 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     const client: Client = { socket, tr, done, finish };
-    let failure: { code: string; message: string } | undefined;
-    const cleanup = (): void => {
+    const cleanup = (error?: { code: string; message: string }): void => {
       if (!clients.delete(client)) return;
-      observe((o) => o.streamClosed?.(peer, failure));
+      observe((o) => o.streamClosed?.(peer, error));
       resolveDone();
+    };
+    const minChunk = options.minChunkSize ?? 1.2;
+    /** bench:server's emission lag of the segment's last word (its end clamped into the chunk). */
+    const lagOf = (seg: Segment): number => {
+      const w = seg.words.at(-1);
+      if (!w) return Number.NaN;
+      const end = seg.audioEndMs / 1000;
+      return (performance.now() - arrivals.at(Math.min(end, Math.max(end - minChunk, w.end)))) / 1000;
     };
 
     tr.on('data', (seg: Segment) => {
       const line = encodeSegment(seg, format, (performance.now() - opened) / 1000, !!options.vad);
       options.onSegment?.(seg, info);
-      if (options.observer?.segment) {
-        const lag = emissionLag(seg, info, options.minChunkSize ?? 1.2);
-        observe((o) => o.segment?.(peer, seg, lag));
-      }
+      if (observers.some((o) => o.segment)) observe((o) => o.segment?.(peer, seg, lagOf(seg)));
       if (line === '') return;
       options.echo?.write(line);
       if (!socket.destroyed) socket.write(line);
@@ -157,18 +183,18 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     tr.on('error', (err: Error) => {
       const code = err instanceof SimulstreamError ? err.code : 'ERR_INTERNAL';
       log.error(`Client ${peer}: ${err.message}`);
-      failure = { code, message: err.message };
       if (!socket.destroyed) {
         if (format === 'json') socket.write(encodeError(code, err.message));
         socket.end();
       }
       finished = true;
-      cleanup();
+      cleanup({ code, message: err.message });
     });
 
     socket.on('data', (b: Buffer) => {
       if (finished || ending) return;
       arrivals.add(b.length);
+      observe((o) => o.audioReceived?.(peer, b.length));
       if (!tr.write(b)) {
         socket.pause();
         tr.once('drain', () => socket.resume());
@@ -254,16 +280,4 @@ class ArrivalClock {
     const m = this.marks.find(([b]) => b >= need);
     return m ? m[1] : Number.NaN;
   }
-}
-
-/**
- * A segment's emission lag (s): now − when the audio up to its last word's end reached the server
- * (bench:server's definition: the word's end clamped into the chunk that produced it). NaN when
- * that moment is no longer known.
- */
-function emissionLag(seg: Segment, info: ClientInfo, minChunkSize: number): number {
-  const end = seg.audioEndMs / 1000;
-  const w = seg.words.at(-1);
-  const at = info.receivedAt(w ? Math.min(end, Math.max(end - minChunkSize, w.end)) : end);
-  return (performance.now() - at) / 1000;
 }
