@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { readAudioFile } from '../audio/wav.js';
 import { AlignAttSession } from '../decode/align-att.js';
-import { SimulstreamError } from '../errors.js';
+import { SimulstreamError, StartupError } from '../errors.js';
 import { defaultModelsDir, loadModel } from '../model/load-model.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
 import { createServer } from '../server/server.js';
@@ -47,39 +47,49 @@ export function serveCommand(io: CliIo, signals = true): Command {
   return cmd.action(async (o: Record<string, unknown>) => {
     const policy = policyOptions(o);
     const log = createLogger(io.stderr, o.logLevel as LogLevel);
-    const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
-    const modelPath = o.model ? await modelByName(o.model as string, cacheDir, o.mirror as string | undefined, io) : (o.model_path as string);
-    if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
-      log.critical(`The warm up file is not available. ${NOT_WARMED}`);
-      throw new SimulstreamError('ERR_WARMUP_FILE', `${o.warmupFile as string}: no such file`);
-    }
-    const lm = await loadModel({
-      modelPath,
-      cacheDir,
-      ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}),
-      device: o.device as 'cpu' | 'cuda',
-      threads: o.threads as number,
-      ...(o.quantize ? { precision: o.quantize as Precision } : {}),
-      log: (m) => log.info(m),
-      warn: (m) => log.warning(m),
-    });
-    const vad = o.vac ? await SileroVad.load() : undefined;
-    if (o.warmupFile) {
-      const samples = readAudioFile(o.warmupFile as string).samples.subarray(0, 16000);
-      await new AlignAttSession(lm, policy).finish(samples);
-      log.info('Whisper is warmed up.');
-    } else log.warning(NOT_WARMED);
-    const server = createServer({
-      ...policy,
-      model: lm,
-      host: o.host as string,
-      port: o.port as number,
-      format: o.json ? 'json' : 'text',
-      maxConnections: o.maxConnections as number,
-      idleTimeout: o.idleTimeout as number,
-      logger: log,
-      echo: io.stderr,
-      ...(vad ? { vad } : {}),
+    // everything that can fail is checked before listening: exit code 2 and one line, never per connection
+    const { lm, vad, server } = await startup(async () => {
+      const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
+      const modelPath = o.model ? await modelByName(o.model as string, cacheDir, o.mirror as string | undefined, io) : (o.model_path as string);
+      if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
+        log.critical(`The warm up file is not available. ${NOT_WARMED}`);
+        throw new SimulstreamError('ERR_WARMUP_FILE', `${o.warmupFile as string}: no such file`);
+      }
+      const lm = await loadModel({
+        modelPath,
+        cacheDir,
+        ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}),
+        device: o.device as 'cpu' | 'cuda',
+        threads: o.threads as number,
+        ...(o.quantize ? { precision: o.quantize as Precision } : {}),
+        log: (m) => log.info(m),
+        warn: (m) => log.warning(m),
+      });
+      let vad: SileroVad | undefined;
+      try {
+        vad = o.vac ? await SileroVad.load() : undefined;
+        if (o.warmupFile) {
+          const samples = readAudioFile(o.warmupFile as string).samples.subarray(0, 16000);
+          await new AlignAttSession(lm, policy).finish(samples);
+          log.info('Whisper is warmed up.');
+        } else log.warning(NOT_WARMED);
+        const server = createServer({
+          ...policy,
+          model: lm,
+          host: o.host as string,
+          port: o.port as number,
+          format: o.json ? 'json' : 'text',
+          maxConnections: o.maxConnections as number,
+          idleTimeout: o.idleTimeout as number,
+          logger: log,
+          echo: io.stderr,
+          ...(vad ? { vad } : {}),
+        });
+        return { lm, vad, server };
+      } catch (err) {
+        await Promise.all([lm.release(), vad?.release()]);
+        throw err;
+      }
     });
     try {
       await server.listen();
@@ -99,4 +109,13 @@ export function serveCommand(io: CliIo, signals = true): Command {
     });
     await Promise.all([lm.release(), vad?.release()]);
   });
+}
+
+/** Runs the start-up steps; a simulstream error in them (options, model, language) becomes a {@link StartupError}. */
+async function startup<T>(steps: () => Promise<T>): Promise<T> {
+  try {
+    return await steps();
+  } catch (err) {
+    throw err instanceof SimulstreamError && !(err instanceof StartupError) ? new StartupError(err) : err;
+  }
 }
