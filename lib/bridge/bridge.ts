@@ -19,6 +19,10 @@ export interface BridgeOptions extends Omit<EslClientOptions, 'events'> {
   /** With `auto`: which answered channels are transcribed, by `Call-Direction`. Default `inbound`. */
   readonly direction?: 'inbound' | 'outbound' | 'any';
   readonly onLine?: (line: StoredLine) => void;
+  /** See {@link CallOptions.recognizerBackoffMs}. */
+  readonly recognizerBackoffMs?: readonly [number, number];
+  /** See {@link CallOptions.recognizerAttempts}. */
+  readonly recognizerAttempts?: number;
 }
 
 export interface Bridge {
@@ -63,6 +67,8 @@ export function createBridge(opts: BridgeOptions): Bridge {
     ...(opts.keepAudio ? { keepAudio: true } : {}),
     ...(opts.sendEvents ? { sendEvents: true } : {}),
     ...(opts.onLine ? { onLine: opts.onLine } : {}),
+    ...(opts.recognizerBackoffMs ? { recognizerBackoffMs: opts.recognizerBackoffMs } : {}),
+    ...(opts.recognizerAttempts ? { recognizerAttempts: opts.recognizerAttempts } : {}),
   };
 
   async function begin(info: CallInfo): Promise<CallTranscriber> {
@@ -105,6 +111,11 @@ export function createBridge(opts: BridgeOptions): Bridge {
     }
   });
 
+  esl.on('warning', (m) => log.warning(`FreeSWITCH event socket: ${m}`));
+  esl.on('retry', ({ error, delayMs }) => {
+    if (error.code === 'ERR_ESL_AUTH') log.error(`FreeSWITCH refused the login: ${error.message}; retrying in ${delayMs / 1000} s`);
+    else log.warning(`cannot reconnect to FreeSWITCH: ${error.message}; retrying in ${delayMs / 1000} s`);
+  });
   esl.on('disconnected', () => log.warning(`FreeSWITCH event socket at ${esl.host}:${esl.port} closed; ${calls.size} call(s) keep streaming; reconnecting`));
   esl.on('ready', ({ reconnected }) => {
     if (!reconnected) return;
