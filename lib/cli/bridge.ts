@@ -19,6 +19,7 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     .option('--esl-port <n>', 'FreeSWITCH event socket port', intArg(1, 65535), 8021)
     .option('--esl-password <pw>', 'FreeSWITCH event socket password', 'ClueCon')
     .option('--server <host:port,…>', 'the recognizer (simulstream serve or SimulStreaming\'s server); a comma-separated list to move a call to the next one when its server goes away', '127.0.0.1:43007')
+    .option('--recognizer-retries <n>', 'reconnections in a row without a new line before a call\'s leg is given up', intArg(1, 1000), 8)
     .option('--embedded', 'run the recognizer in this process (with --model or --model_path)', false)
     .option('--model <name>', 'with --embedded: a catalog model, pulled on first use')
     .option('--model_path <file>', 'with --embedded: an OpenAI .pt or whisper.cpp ggml file')
@@ -72,6 +73,7 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
         keepAudio: o.keepAudio as boolean,
         sendEvents: o.events as boolean,
         format: o.jsonEvents ? 'json' : 'plain',
+        recognizerAttempts: o.recognizerRetries as number,
         logger: log,
       });
       await bridge.connect();
