@@ -115,18 +115,26 @@ export class LegStream {
     const resample: Transform = rate === 8000 ? new Upsample2x() : new PassThrough();
     const abort = new AbortController();
     let dropped: Error | null = null;
-    let fileError: Error | null = null;
-    follower.once('error', (e: Error) => (fileError = e));
-    // the recognizer ended its side before we ended ours: it went away mid-call
-    rec.once('end', () => {
-      if (rec.writableEnded) return;
+    // the first stream to fail is where the failure is (pipeline then fails the others with it)
+    const origin: { at: 'file' | 'other' | null } = { at: null };
+    follower.once('error', () => (origin.at ??= 'file'));
+    for (const s of [resample, rec, parser]) s.once('error', () => (origin.at ??= 'other'));
+    // the recognizer ended its side before we ended ours (perhaps before this attempt began): it went away mid-call
+    const gone = (): void => {
+      if (rec.writableEnded || dropped) return;
+      origin.at ??= 'other';
       dropped = new Error(`${nameOf(rec, this.opts.recognizer)} closed the stream before the end of the call`);
       abort.abort();
-    });
+    };
+    if (rec.readableEnded) {
+      origin.at = 'other';
+      gone();
+    }
+    else rec.once('end', gone);
     try {
       await pipeline(follower, resample, rec, parser, { signal: abort.signal });
     } catch (err) {
-      if (fileError) throw fileError;
+      if (origin.at === 'file' && !dropped) throw err;
       return { complete: false, error: dropped ?? (err as Error) };
     } finally {
       if (!rec.destroyed) rec.destroy();
