@@ -13,7 +13,7 @@
  * ```
  * One loaded model is shared by any number of concurrent transcriptions.
  */
-export { ErrorCodes, SimulstreamError, CheckpointError, InvalidOptionError } from './errors.js';
+export { ErrorCodes, SimulstreamError, CheckpointError, InvalidOptionError, StartupError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { loadModel, defaultModelsDir } from './model/load-model.js';
 export type { LoadModelOptions, LoadedModel } from './model/load-model.js';
@@ -69,6 +69,7 @@ export { werCounts, werPercent, wordErrors } from './eval/wer.js';
 export { normalizeFrench, normalizeEnglish, normalizeFor } from './eval/normalize.js';
 export { createServer } from './server/server.js';
 export type { ServerOptions, SimulstreamServer } from './server/server.js';
+export type { ServerObserver } from './server/observer.js';
 export { Scheduler } from './server/scheduler.js';
 export { createLogger, silentLogger, LOG_LEVELS } from './server/logger.js';
 export type { Logger, LogLevel } from './server/logger.js';
