@@ -207,7 +207,7 @@ describe('the bridge against failing peers', () => {
     let killed = false;
     const b = createBridge({
       port: fs1.port, recognizer: tcpRecognizer(`127.0.0.1:${port}`), outDir: out, recordDir: tempDir(), backoffMs: [50, 200],
-      recognizerBackoffMs: [100, 400], recognizerAttempts: 40, logger: log.logger,
+      recognizerBackoffMs: [100, 400], recognizerAttempts: 100, logger: log.logger,
       onLine: () => {
         if (killed) return;
         killed = true;

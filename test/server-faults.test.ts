@@ -15,6 +15,8 @@ import { OutputWatch } from '../lib/server/output-watch.js';
 import { SenderPace } from '../lib/server/sender-pace.js';
 import { createServer, type ServerOptions, type SimulstreamServer } from '../lib/server/server.js';
 import { formatLine } from '../lib/stream/line-format.js';
+import { PcmValidator } from '../lib/stream/pcm-validator.js';
+import { transcriber } from '../lib/stream/transcriber.js';
 import { streamPcm } from '../lib/stream/run-transcriber.js';
 import { Tokenizer } from '../lib/text/tokenizer.js';
 import { ncClient, peerOf, prng, waitFor } from './helpers/clients.js';
@@ -221,7 +223,7 @@ describe('server: a stream\'s failure is its own', () => {
     clearInterval(sampler);
     const rss1 = process.memoryUsage().rss;
     t.diagnostic(`RSS before ${mib(rss0)} MiB, peak ${mib(rssPeak)} MiB, after ${mib(rss1)} MiB; burst bytes read ${burstBytes}; fds ${fds0} → ${fdCount()}`);
-    assert.ok(rss1 - rss0 < 200 * 2 ** 20, `RSS after the barrage within 200 MiB of before (${mib(rss0)} → ${mib(rss1)} MiB)`);
+    assert.ok(rss1 - rss0 < 100 * 2 ** 20, `RSS after the barrage within 100 MiB of before (${mib(rss0)} → ${mib(rss1)} MiB)`);
     assert.match(log.text(), /\| ERROR \| Client \('127\.0\.0\.1', \d+\): the audio starts with a WAV/u);
     assert.ok(obs.calls.some((c) => c.name === 'streamClosed' && (c.args[1] as { code?: string } | undefined)?.code === 'ERR_CLIENT_GONE'));
     guard.check();
@@ -374,6 +376,21 @@ describe('server pieces', () => {
     w2.wrote();
     assert.equal(reasons.length, 2);
     assert.match(reasons[1]!, /^10 bytes of output queued \(cap 8\)$/u);
+  });
+
+  it('a stage that throws synchronously fails its transcriber through an error event, not out of write()', async () => {
+    const original = PcmValidator.prototype._transform;
+    PcmValidator.prototype._transform = () => {
+      throw new RangeError('injected assertion');
+    };
+    try {
+      const tr = transcriber({ model: new FakeModel([]).asLoadedModel(), language: 'fr' });
+      const failed = new Promise<Error>((r) => tr.once('error', r));
+      assert.doesNotThrow(() => tr.write(Buffer.alloc(64)));
+      assert.equal((await failed).message, 'injected assertion');
+    } finally {
+      PcmValidator.prototype._transform = original;
+    }
   });
 
   it('new error codes have messages; StartupError keeps the cause\'s code', () => {
