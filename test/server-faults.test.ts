@@ -385,7 +385,7 @@ describe('server pieces', () => {
     };
     try {
       const tr = transcriber({ model: new FakeModel([]).asLoadedModel(), language: 'fr' });
-      const failed = new Promise<Error>((r) => tr.once('error', r));
+      const failed = new Promise<Error>((r) => tr.on('error', r)); // a chain reports a stage's error more than once
       assert.doesNotThrow(() => tr.write(Buffer.alloc(64)));
       assert.equal((await failed).message, 'injected assertion');
     } finally {
