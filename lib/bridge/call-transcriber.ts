@@ -109,6 +109,10 @@ export class CallTranscriber {
     } catch (err) {
       this.failure ??= err as Error;
       this.opts.log.error(`call ${this.call.uuid} ${leg}: ${(err as Error).message}`);
+      // nothing reads the recording any more
+      if (!this.stopped && this.opts.esl.connected) {
+        await this.opts.esl.api(`uuid_record ${this.call.uuid} stop ${file}`).catch((e: Error) => this.opts.log.warning(`uuid_record stop: ${e.message}`));
+      }
     } finally {
       if (!this.opts.keepAudio) await fs.promises.rm(file, { force: true });
       this.opts.log.info(`call ${this.call.uuid} ${leg}: ${stream.bytesRead} bytes of audio transcribed${this.opts.keepAudio ? `, kept in ${file}` : ''}`);

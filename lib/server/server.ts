@@ -134,7 +134,6 @@ export function createServer(options: ServerOptions): SimulstreamServer {
       socket.destroy();
     }
   });
-  server.on('error', (err) => log.error(`server: ${err.message}`));
 
   function refuse(socket: net.Socket, peer: string, reason: 'capacity' | 'closing'): void {
     refusals.refused(peer, reason);
@@ -251,6 +250,8 @@ export function createServer(options: ServerOptions): SimulstreamServer {
         };
         const onListening = (): void => {
           server.off('error', onError);
+          // from now on (e.g. out of file descriptors while accepting): logged, and the server goes on
+          server.on('error', (err) => log.error(`server: ${err.message}`));
           const a = server.address() as net.AddressInfo;
           log.info(`Listening on ${host}:${a.port}`);
           resolve(a);
