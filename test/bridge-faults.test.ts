@@ -195,8 +195,9 @@ describe('the bridge against failing peers', () => {
       dead.close();
     }
     assert.equal(code, 'ERR_CALL_NOT_TRANSCRIBED', errText);
+    assert.ok(fs1.commands.includes(`api uuid_record dead-1 stop ${path.join(dir, 'fs_dead-1.raw')}`), 'the recording was stopped');
     assert.match(errText, /call dead-1 mixed: the recognizer connection dropped/u);
-    assert.match(errText, /ERROR \| call dead-1 mixed: call dead-1 mixed: gave up after 2 attempt\(s\) in a row/u);
+    assert.match(errText, /ERROR \| call dead-1 mixed: gave up after 2 attempt\(s\) in a row/u);
   });
 
   it('the recognizer is killed mid-call and started again: the stored transcript covers the whole call, in order, no line twice', async () => {

@@ -68,7 +68,7 @@ export class LegStream {
     let failures = 0;
     let delay = firstDelay;
     const giveUp = (why: string): never => {
-      throw new SimulstreamError('ERR_RECOGNIZER', `${label}: gave up after ${failures} attempt(s) in a row: ${why}`);
+      throw new SimulstreamError('ERR_RECOGNIZER', `gave up after ${failures} attempt(s) in a row: ${why}`);
     };
     for (;;) {
       if (!rec) {
