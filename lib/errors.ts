@@ -24,6 +24,10 @@ export const ErrorCodes = {
   ERR_ESL_AUTH: 'FreeSWITCH\'s event socket refused the login',
   ERR_ESL_COMMAND: 'a FreeSWITCH command failed',
   ERR_RECOGNIZER: 'the recognizer cannot be reached',
+  ERR_SERVER_BUSY: 'the server is at its connection limit or shutting down',
+  ERR_CLIENT_GONE: 'the client disconnected in the middle of its stream',
+  ERR_OUTPUT_STALLED: 'the client did not read its output',
+  ERR_CALL_NOT_TRANSCRIBED: 'a call could not be transcribed',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -54,5 +58,16 @@ export class InvalidOptionError extends SimulstreamError {
     super('ERR_INVALID_OPTION', `${option}: ${detail}`);
     this.option = option;
     this.name = 'InvalidOptionError';
+  }
+}
+
+/**
+ * A command could not start with the options and model it was given (checked before it accepts any
+ * work); `code` is the underlying error's. The CLI exits with code 2 on it.
+ */
+export class StartupError extends SimulstreamError {
+  constructor(cause: SimulstreamError) {
+    super(cause.code, cause.message, { cause });
+    this.name = 'StartupError';
   }
 }

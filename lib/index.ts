@@ -13,7 +13,7 @@
  * ```
  * One loaded model is shared by any number of concurrent transcriptions.
  */
-export { ErrorCodes, SimulstreamError, CheckpointError, InvalidOptionError } from './errors.js';
+export { ErrorCodes, SimulstreamError, CheckpointError, InvalidOptionError, StartupError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { loadModel, defaultModelsDir } from './model/load-model.js';
 export type { LoadModelOptions, LoadedModel } from './model/load-model.js';
@@ -37,7 +37,9 @@ export { transcribeOffline } from './decode/offline.js';
 export type { OfflineOptions, OfflineResult, OfflineWindow } from './decode/offline.js';
 export { detectLanguage } from './decode/language.js';
 export type { LanguageDetection } from './decode/language.js';
-export { transcriber, LineEncoder } from './stream/transcriber.js';
+export { transcriber } from './stream/transcriber.js';
+export { LineEncoder } from './stream/line-encoder.js';
+export type { LineEncoderOptions, StreamFailure } from './stream/line-encoder.js';
 export type { Transcriber, TranscriberOptions } from './stream/transcriber.js';
 export { PcmValidator, EXPECTED_PCM } from './stream/pcm-validator.js';
 export { ChunkBuffer } from './stream/chunk-buffer.js';
@@ -67,6 +69,7 @@ export { werCounts, werPercent, wordErrors } from './eval/wer.js';
 export { normalizeFrench, normalizeEnglish, normalizeFor } from './eval/normalize.js';
 export { createServer } from './server/server.js';
 export type { ServerOptions, SimulstreamServer } from './server/server.js';
+export type { ServerObserver } from './server/observer.js';
 export { Scheduler } from './server/scheduler.js';
 export { createLogger, silentLogger, LOG_LEVELS } from './server/logger.js';
 export type { Logger, LogLevel } from './server/logger.js';
@@ -107,7 +110,6 @@ export { serverStreamsObserver } from './monitor/server-streams.js';
 export { createJsonLogger } from './server/json-logger.js';
 export { withContext } from './server/logger.js';
 export type { LogContext } from './server/logger.js';
-export type { ServerObserver } from './server/observer.js';
 export type { BridgeObserver } from './bridge/observer.js';
 export { ServerMetrics } from './metrics/server-metrics.js';
 export type { ServerMetricsOptions, ModelInfo } from './metrics/server-metrics.js';

@@ -125,7 +125,7 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
 
   before(async () => {
     lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
-    // no catch-up: on a busy machine the transcripts stay what `transcribe` prints, only later
+    // the bridge sends in real time: without catch-up, a loaded machine cannot change its transcripts
     asr = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, catchUp: false });
     asrPort = (await asr.listen()).port;
     for (const n of TOY_CLIPS) {

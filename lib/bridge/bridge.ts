@@ -22,6 +22,10 @@ export interface BridgeOptions extends Omit<EslClientOptions, 'events'> {
   readonly onLine?: (line: StoredLine) => void;
   /** Told what happens to calls (metrics, the live page); one that throws is logged and ignored. */
   readonly observers?: readonly BridgeObserver[];
+  /** See {@link CallOptions.recognizerBackoffMs}. */
+  readonly recognizerBackoffMs?: readonly [number, number];
+  /** See {@link CallOptions.recognizerAttempts}. */
+  readonly recognizerAttempts?: number;
 }
 
 export interface Bridge {
@@ -80,6 +84,9 @@ export function createBridge(opts: BridgeOptions): Bridge {
     ...(opts.keepAudio ? { keepAudio: true } : {}),
     ...(opts.sendEvents ? { sendEvents: true } : {}),
     ...(opts.onLine || observers.length > 0 ? { onLine } : {}),
+    ...(opts.recognizerBackoffMs ? { recognizerBackoffMs: opts.recognizerBackoffMs } : {}),
+    ...(opts.recognizerAttempts ? { recognizerAttempts: opts.recognizerAttempts } : {}),
+    onRecognizerReconnect: () => observe((o) => o.reconnected?.('recognizer')),
   };
 
   async function begin(info: CallInfo): Promise<CallTranscriber> {
@@ -98,7 +105,7 @@ export function createBridge(opts: BridgeOptions): Bridge {
     observe((o) => o.callStarted?.(call));
     void call.done.then(() => {
       calls.delete(info.uuid);
-      observe((o) => o.callEnded?.(call, call.error ? errorInfo(call.error) : undefined));
+      observe((o) => o.callEnded?.(call, call.failure ? errorInfo(call.failure) : undefined));
       finished.add(info.uuid);
       log.info(`call ${info.uuid}: transcript in ${store.fileFor(info.uuid)}`);
     });
@@ -125,6 +132,11 @@ export function createBridge(opts: BridgeOptions): Bridge {
     }
   });
 
+  esl.on('warning', (m) => log.warning(`FreeSWITCH event socket: ${m}`));
+  esl.on('retry', ({ error, delayMs }) => {
+    if (error.code === 'ERR_ESL_AUTH') log.error(`FreeSWITCH refused the login: ${error.message}; retrying in ${delayMs / 1000} s`);
+    else log.warning(`cannot reconnect to FreeSWITCH: ${error.message}; retrying in ${delayMs / 1000} s`);
+  });
   esl.on('disconnected', () => log.warning(`FreeSWITCH event socket at ${esl.host}:${esl.port} closed; ${calls.size} call(s) keep streaming; reconnecting`));
   esl.on('ready', ({ reconnected }) => {
     if (!reconnected) return;

@@ -1,15 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, type Duplex, type Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Duplex } from 'node:stream';
 import { SimulstreamError } from '../errors.js';
 import type { Logger } from '../server/logger.js';
 import type { EslClient } from './esl-client.js';
-import { FileFollower } from './file-follower.js';
+import { LegStream } from './leg-stream.js';
 import type { Recognizer } from './recognizer.js';
-import { TranscriptLineParser, type TranscriptLine } from './transcript-lines.js';
+import type { TranscriptLine } from './transcript-lines.js';
 import type { Leg, StoredLine, TranscriptStore } from './transcript-store.js';
-import { Upsample2x } from './upsample.js';
 
 export interface CallInfo {
   readonly uuid: string;
@@ -34,12 +32,18 @@ export interface CallOptions {
   readonly sendEvents?: boolean;
   /** Each line, as stored. */
   readonly onLine?: (line: StoredLine) => void;
+  /** Told each time a leg's dropped recognizer connection was opened again (metrics). */
+  readonly onRecognizerReconnect?: () => void;
+  /** When the recognizer connection drops mid-call: backoff (first delay, cap; ms) before reconnecting. Default 250, 5000. */
+  readonly recognizerBackoffMs?: readonly [number, number];
+  /** Reconnection attempts in a row without a new line before a leg is given up. Default 8. */
+  readonly recognizerAttempts?: number;
 }
 
 interface LegRun {
   readonly leg: Leg;
   readonly file: string;
-  readonly follower: FileFollower;
+  readonly stream: LegStream;
   readonly done: Promise<void>;
 }
 
@@ -52,10 +56,10 @@ export class CallTranscriber {
   private legs: LegRun[] = [];
   private stopped = false;
   readonly started = new Date();
-  /** The first error a leg's stream ended on, if any (the call then counts as failed). */
-  error: Error | undefined;
-  /** Resolves when every leg's last line is stored. */
+  /** Resolves when every leg's last line is stored (or the leg was given up: see {@link failure}). */
   done: Promise<void> = Promise.resolve();
+  /** Why a leg could not be transcribed to its end (the recognizer stayed unreachable); null when all went well. */
+  failure: Error | null = null;
 
   constructor(
     readonly call: CallInfo,
@@ -91,24 +95,35 @@ export class CallTranscriber {
         throw new SimulstreamError('ERR_ESL_COMMAND', `uuid_record ${uuid} start ${file}: ${reply.trim()}`);
       }
       log.info(`call ${uuid} (${this.call.caller} → ${this.call.callee}): recording ${leg} to ${file}, streaming to ${this.opts.recognizer.name}`);
-      const follower = new FileFollower(file);
-      this.legs.push({ leg, file, follower, done: this.run(leg, file, follower, rec, rate) });
+      const stream = new LegStream({
+        file,
+        rate: rate as 16000 | 8000,
+        recognizer: this.opts.recognizer,
+        log,
+        label: `call ${uuid} ${leg}`,
+        onLine: (l) => this.store(leg, l),
+        ...(this.opts.recognizerBackoffMs ? { backoffMs: this.opts.recognizerBackoffMs } : {}),
+        ...(this.opts.recognizerAttempts ? { maxAttempts: this.opts.recognizerAttempts } : {}),
+        ...(this.opts.onRecognizerReconnect ? { onReconnect: this.opts.onRecognizerReconnect } : {}),
+      });
+      this.legs.push({ leg, file, stream, done: this.run(leg, file, stream, rec) });
       this.done = Promise.all(this.legs.map((l) => l.done)).then(() => undefined);
     }
   }
 
-  private async run(leg: Leg, file: string, follower: FileFollower, rec: Duplex, rate: number): Promise<void> {
-    const parser = new TranscriptLineParser();
-    parser.on('data', (l: TranscriptLine) => this.store(leg, l));
-    const resample: Transform = rate === 8000 ? new Upsample2x() : new PassThrough();
+  private async run(leg: Leg, file: string, stream: LegStream, rec: Duplex): Promise<void> {
     try {
-      await pipeline(follower, resample, rec, parser);
+      await stream.run(rec);
     } catch (err) {
-      this.error ??= err as Error;
+      this.failure ??= err as Error;
       this.opts.log.error(`call ${this.call.uuid} ${leg}: ${(err as Error).message}`);
+      // nothing reads the recording any more
+      if (!this.stopped && this.opts.esl.connected) {
+        await this.opts.esl.api(`uuid_record ${this.call.uuid} stop ${file}`).catch((e: Error) => this.opts.log.warning(`uuid_record stop: ${e.message}`));
+      }
     } finally {
       if (!this.opts.keepAudio) await fs.promises.rm(file, { force: true });
-      this.opts.log.info(`call ${this.call.uuid} ${leg}: ${follower.bytesRead} bytes of audio transcribed${this.opts.keepAudio ? `, kept in ${file}` : ''}`);
+      this.opts.log.info(`call ${this.call.uuid} ${leg}: ${stream.bytesRead} bytes of audio transcribed${this.opts.keepAudio ? `, kept in ${file}` : ''}`);
     }
   }
 
@@ -150,13 +165,13 @@ export class CallTranscriber {
     if (reason !== 'hangup' && this.opts.esl.connected) {
       for (const l of this.legs) await this.opts.esl.api(`uuid_record ${this.call.uuid} stop ${l.file}`).catch(() => '');
     }
-    for (const l of this.legs) l.follower.stop();
+    for (const l of this.legs) l.stream.stop();
     await this.done;
   }
 
   /** Stops one leg whose recording FreeSWITCH reports stopped (RECORD_STOP). */
   recordStopped(file: string): void {
-    this.legs.find((l) => l.file === file)?.follower.stop();
+    this.legs.find((l) => l.file === file)?.stream.stop();
   }
 
   private async api(cmd: string): Promise<void> {

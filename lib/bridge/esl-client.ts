@@ -35,6 +35,10 @@ export interface EslClientEvents {
   ready: [{ reconnected: boolean }];
   /** The socket dropped; a reconnection follows unless closed. */
   disconnected: [Error | undefined];
+  /** A reconnection failed (`error.code`: ERR_ESL_AUTH when the login was refused); the next try is in `delayMs`. */
+  retry: [{ readonly error: SimulstreamError; readonly delayMs: number }];
+  /** Something FreeSWITCH sent was skipped: it could not be parsed, or it was too large. */
+  warning: [string];
 }
 
 /**
@@ -73,7 +77,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   private open(): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: this.host, port: this.port });
-      const parser = new EslParser();
+      const parser = new EslParser({ onWarning: (m) => this.emit('warning', m) });
       let stage: 'auth' | 'login' | 'ready' = 'auth';
       const timer = setTimeout(() => socket.destroy(new Error('timed out')), (this.opts.timeout ?? 10) * 1000);
       const fail = (err: SimulstreamError): void => {
@@ -82,6 +86,14 @@ export class EslClient extends EventEmitter<EslClientEvents> {
         reject(err);
       };
       socket.on('data', (b: Buffer) => {
+        // nothing a peer sends may throw out of this handler (it would be an uncaught exception)
+        try {
+          onData(b);
+        } catch (err) {
+          this.emit('warning', `skipped what FreeSWITCH sent: ${(err as Error).message}`);
+        }
+      });
+      const onData = (b: Buffer): void => {
         for (const msg of parser.push(b)) {
           const type = msg.headers['Content-Type'];
           if (stage === 'auth') {
@@ -109,7 +121,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
               .catch((e: Error) => fail(new SimulstreamError('ERR_ESL_CONNECT', e.message)));
           } else this.dispatch(msg);
         }
-      });
+      };
       socket.on('error', (err) => {
         if (stage !== 'ready') fail(new SimulstreamError('ERR_ESL_CONNECT', `cannot reach FreeSWITCH's event socket at ${this.host}:${this.port}: ${err.message}`, { cause: err }));
       });
@@ -136,7 +148,12 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     this.delay = Math.min(this.delay * 2, this.opts.backoffMs?.[1] ?? 10_000);
     setTimeout(() => {
       if (this.closed) return;
-      this.open().catch(() => this.scheduleReconnect());
+      this.open().catch((err: unknown) => {
+        if (this.closed) return;
+        const error = err instanceof SimulstreamError ? err : new SimulstreamError('ERR_ESL_CONNECT', String(err));
+        this.emit('retry', { error, delayMs: this.delay });
+        this.scheduleReconnect();
+      });
     }, wait).unref();
   }
 
@@ -154,7 +171,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
       return;
     }
     if (type === 'text/disconnect-notice') return; // the close follows
-    const event = parseEvent(msg);
+    const event = parseEvent(msg, (m) => this.emit('warning', m));
     if (!event) return;
     if (event.name === 'BACKGROUND_JOB') {
       const id = event.headers['Job-UUID'] ?? '';

@@ -11,14 +11,28 @@ export interface EslEvent {
   readonly body: string;
 }
 
-/** An event message (`text/event-plain` or `text/event-json`) → the event; null for other messages. */
-export function parseEvent(msg: EslMessage): EslEvent | null {
+/**
+ * An event message (`text/event-plain` or `text/event-json`) → the event; null for other messages
+ * and for an event that cannot be parsed (`warn` is told why). Never throws.
+ */
+export function parseEvent(msg: EslMessage, warn: (message: string) => void = () => {}): EslEvent | null {
   const type = msg.headers['Content-Type'];
   if (type === 'text/event-json') {
-    const o = JSON.parse(msg.body) as Record<string, unknown>;
+    let o: unknown;
+    try {
+      o = JSON.parse(msg.body);
+    } catch (err) {
+      warn(`skipped a JSON event that does not parse (${(err as Error).message}): ${msg.body.slice(0, 80)}`);
+      return null;
+    }
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+      warn(`skipped a JSON event that is not an object: ${msg.body.slice(0, 80)}`);
+      return null;
+    }
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(o)) if (k !== '_body') headers[k] = String(v);
-    return { name: headers['Event-Name'] ?? '', headers, body: typeof o._body === 'string' ? o._body : '' };
+    const fields = o as Record<string, unknown>;
+    for (const [k, v] of Object.entries(fields)) if (k !== '_body') headers[k] = typeof v === 'string' ? v : JSON.stringify(v);
+    return { name: headers['Event-Name'] ?? '', headers, body: typeof fields._body === 'string' ? fields._body : '' };
   }
   if (type !== 'text/event-plain') return null;
   const blank = msg.body.search(/\r?\n\r?\n/);

@@ -4,18 +4,45 @@ export interface EslMessage {
   readonly body: string;
 }
 
+export interface EslParserOptions {
+  /** Longest header block; a peer that sends more without a blank line has it dropped. Default 64 KiB. */
+  readonly maxHeaderBytes?: number;
+  /** Longest body kept; a longer one is skipped as it arrives, never buffered. Default 16 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Told about what was dropped or could not be parsed. */
+  readonly onWarning?: (message: string) => void;
+}
+
 /**
  * Splits an Event Socket byte stream into messages: header lines `Name: value` ending in LF (CR
  * tolerated), a blank line, then `Content-Length` bytes of body when that header is present.
- * Bytes may arrive split anywhere, including inside a UTF-8 character of a body.
+ * Bytes may arrive split anywhere, including inside a UTF-8 character of a body. Its memory is
+ * bounded: an endless header block or an oversized body is dropped with a warning, and a
+ * `Content-Length` that is not a byte count is ignored with a warning.
  */
 export class EslParser {
   private buf: Buffer = Buffer.alloc(0);
   private pending: Record<string, string> | null = null;
   private need = 0;
+  /** Body bytes still to be skipped (an oversized body). */
+  private skip = 0;
+  private readonly maxHeader: number;
+  private readonly maxBody: number;
+  private readonly warn: (message: string) => void;
+
+  constructor(opts: EslParserOptions = {}) {
+    this.maxHeader = opts.maxHeaderBytes ?? 64 * 1024;
+    this.maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
+    this.warn = opts.onWarning ?? (() => {});
+  }
 
   /** Feeds bytes; returns the messages they complete. */
   push(chunk: Buffer): EslMessage[] {
+    if (this.skip > 0) {
+      const n = Math.min(this.skip, chunk.length);
+      this.skip -= n;
+      chunk = chunk.subarray(n);
+    }
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     const out: EslMessage[] = [];
     for (;;) {
@@ -30,15 +57,32 @@ export class EslParser {
       while (lead < this.buf.length && (this.buf[lead] === 0x0a || this.buf[lead] === 0x0d)) lead++;
       if (lead) this.buf = this.buf.subarray(lead);
       const end = headerEnd(this.buf);
-      if (end < 0) break;
+      if (end < 0) {
+        if (this.buf.length > this.maxHeader) {
+          this.warn(`dropped ${this.buf.length} bytes: no end of message headers within ${this.maxHeader} bytes`);
+          this.buf = Buffer.alloc(0);
+        }
+        break;
+      }
       const headers = parseHeaderBlock(this.buf.subarray(0, end).toString('utf8'));
       this.buf = this.buf.subarray(end + (this.buf[end] === 0x0d ? 4 : 2));
-      const length = Number(headers['Content-Length'] ?? 0);
-      if (length > 0) {
+      const declared = headers['Content-Length'];
+      const length = declared === undefined ? 0 : Number(declared);
+      if (!Number.isSafeInteger(length) || length < 0) {
+        this.warn(`ignored a message's Content-Length "${declared}" (not a byte count)`);
+        out.push({ headers, body: '' });
+      } else if (length > this.maxBody) {
+        this.warn(`skipped a ${length}-byte message body (longer than ${this.maxBody} bytes)`);
+        const n = Math.min(length, this.buf.length);
+        this.skip = length - n;
+        this.buf = this.buf.subarray(n);
+      } else if (length > 0) {
         this.pending = headers;
         this.need = length;
       } else out.push({ headers, body: '' });
     }
+    // a consumed prefix must not pin the whole chunk it was cut from
+    if (this.buf.length === 0) this.buf = Buffer.alloc(0);
     return out;
   }
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 
 /**
- * Follows a growing file like `tail -f`, from its first byte: waits for it to exist, reads what
+ * Follows a growing file like `tail -f`, from its first byte (or from `start`): waits for it to exist, reads what
  * is appended as it is appended, and ends once `stop()` was called and everything written before
  * has been read (the recording stopped).
  */
@@ -16,12 +16,14 @@ export class FileFollower extends Readable {
   constructor(
     readonly path: string,
     private readonly pollMs = 20,
+    start = 0,
   ) {
     super();
+    this.offset = start;
     this.chunk = Buffer.alloc(64 * 1024);
   }
 
-  /** Bytes read so far. */
+  /** The file position reached: bytes read so far, plus `start`. */
   get bytesRead(): number {
     return this.offset;
   }

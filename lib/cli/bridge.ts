@@ -24,7 +24,8 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     .option('--esl-host <host>', 'FreeSWITCH event socket host', '127.0.0.1')
     .option('--esl-port <n>', 'FreeSWITCH event socket port', intArg(1, 65535), 8021)
     .option('--esl-password <pw>', 'FreeSWITCH event socket password', 'ClueCon')
-    .option('--server <host:port>', 'the recognizer (simulstream serve or SimulStreaming\'s server)', '127.0.0.1:43007')
+    .option('--server <host:port,…>', 'the recognizer (simulstream serve or SimulStreaming\'s server); a comma-separated list to move a call to the next one when its server goes away', '127.0.0.1:43007')
+    .option('--recognizer-retries <n>', 'reconnections in a row without a new line before a call\'s leg is given up', intArg(1, 1000), 8)
     .option('--embedded', 'run the recognizer in this process (with --model or --model_path)', false)
     .option('--model <name>', 'with --embedded: a catalog model, pulled on first use')
     .option('--model_path <file>', 'with --embedded: an OpenAI .pt or whisper.cpp ggml file')
@@ -84,6 +85,7 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
         keepAudio: o.keepAudio as boolean,
         sendEvents: o.events as boolean,
         format: o.jsonEvents ? 'json' : 'plain',
+        recognizerAttempts: o.recognizerRetries as number,
         logger: log,
         observers: [metrics, monitor?.bridgeObserver].filter((x) => x !== undefined),
       });
@@ -104,9 +106,14 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
       try {
         await bridge.connect();
         log.info(`connected to FreeSWITCH at ${esl.host}:${esl.port}; recognizer ${recognizer.name}; transcripts in ${o.outDir as string}`);
-        if (o.uuid) await (await bridge.transcribeCall(o.uuid as string)).done;
-        else if (o.test) await (await bridge.testCall(o.testDestination as string)).done;
-        else {
+        if (o.uuid || o.test) {
+          const call = o.uuid ? await bridge.transcribeCall(o.uuid as string) : await bridge.testCall(o.testDestination as string);
+          await call.done;
+          if (call.failure) {
+            await bridge.close();
+            throw new SimulstreamError('ERR_CALL_NOT_TRANSCRIBED', `call ${call.call.uuid} could not be transcribed to its end: ${call.failure.message}`);
+          }
+        } else {
           await bridge.auto();
           await new Promise<void>((resolve) => {
             if (!signals) return;

@@ -1,12 +1,12 @@
 import { Command, CommanderError } from 'commander';
-import { SimulstreamError } from '../errors.js';
+import { SimulstreamError, StartupError } from '../errors.js';
 import { bridgeCommand } from './bridge.js';
 import { modelsCommand } from './models.js';
 import { normalizeArgv } from './options.js';
 import { serveCommand } from './serve.js';
 import { type CliIo, transcribeCommand } from './transcribe.js';
 
-/** Builds the `simulstream` command line. Exit codes: 0 ok, 1 runtime error, 2 usage error. */
+/** Builds the `simulstream` command line. Exit codes: 0 ok, 1 runtime error, 2 usage error (or a server that cannot start with its options). */
 export function buildCli(io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Command {
   const program = new Command('simulstream')
     .description('Simultaneous Whisper transcription (AlignAtt on ONNX Runtime)')
@@ -32,7 +32,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     }
     if (err instanceof SimulstreamError) {
       process.stderr.write(`simulstream: ${err.message}\n`);
-      return err.code === 'ERR_INVALID_OPTION' ? 2 : 1;
+      return err.code === 'ERR_INVALID_OPTION' || err instanceof StartupError ? 2 : 1;
     }
     process.stderr.write(`simulstream: ${(err as Error).stack ?? String(err)}\n`);
     return 1;

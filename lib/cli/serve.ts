@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { readAudioFile } from '../audio/wav.js';
 import { AlignAttSession } from '../decode/align-att.js';
-import { SimulstreamError } from '../errors.js';
+import { SimulstreamError, StartupError } from '../errors.js';
 import { defaultModelsDir, loadModel } from '../model/load-model.js';
 import { createHttpServer } from '../http/http-server.js';
 import { healthRoutes, metricsRoute, type Readiness } from '../metrics/health-routes.js';
@@ -93,57 +93,67 @@ export function serveCommand(io: CliIo, signals = true): Command {
         : undefined;
     await http?.listen();
     try {
-      const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
-      const modelPath = o.model ? await modelByName(o.model as string, cacheDir, o.mirror as string | undefined, io) : (o.model_path as string);
-      if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
-        log.critical(`The warm up file is not available. ${NOT_WARMED}`);
-        throw new SimulstreamError('ERR_WARMUP_FILE', `${o.warmupFile as string}: no such file`);
-      }
-      const loadStarted = performance.now();
-      const loaded = await loadModel({
-        modelPath,
-        cacheDir,
-        ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}),
-        device: o.device as 'cpu' | 'cuda',
-        threads: o.threads as number,
-        ...(o.quantize ? { precision: o.quantize as Precision } : {}),
-        log: (m) => log.info(m),
-        warn: (m) => log.warning(m),
-      });
-      const lm = metrics ? timedModel(loaded, (stage, s) => metrics.modelRun(stage, s)) : loaded;
-      const config = {
-        model: modelPath,
-        device: lm.model.device,
-        threads: (o.threads as number) || os.availableParallelism(),
-        quantization: (o.quantize as string | undefined) ?? 'none',
-        max_streams: maxStreams,
-        max_connections: o.maxConnections as number,
-      };
-      metrics?.modelLoaded((performance.now() - loadStarted) / 1000, config);
-      withContext(log, config).info(
-        `Configuration: model ${config.model}, device ${config.device}, ${config.threads} threads, quantization ${config.quantization}, capacity ${maxStreams} streams (--max-streams), at most ${config.max_connections} connections`,
-      );
-      const vad = o.vac ? await SileroVad.load() : undefined;
-      if (o.warmupFile) {
-        const samples = readAudioFile(o.warmupFile as string).samples.subarray(0, 16000);
-        await new AlignAttSession(lm, policy).finish(samples);
-        log.info('Whisper is warmed up.');
-      } else log.warning(NOT_WARMED);
-      const srv = createServer({
-        ...policy,
-        model: lm,
-        host: o.host as string,
-        port: o.port as number,
-        format: o.json ? 'json' : 'text',
-        maxConnections: o.maxConnections as number,
-        idleTimeout: o.idleTimeout as number,
-        finalPass: serverDifference('finalPass'),
-        catchUp: serverDifference('catchUp'),
-        logger: log,
-        // the lines SimulStreaming echoes on stderr; in JSON logs, as debug records
-        echo: o.logFormat === 'json' ? logWriter(log) : io.stderr,
-        ...(vad ? { vad } : {}),
-        observers: [metrics, monitor && serverStreamsObserver(monitor)].filter((x) => x !== undefined),
+      // everything that can fail is checked before listening: exit code 2 and one line, never per connection
+      const { lm, vad, srv } = await startup(async () => {
+        const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
+        const modelPath = o.model ? await modelByName(o.model as string, cacheDir, o.mirror as string | undefined, io) : (o.model_path as string);
+        if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
+          log.critical(`The warm up file is not available. ${NOT_WARMED}`);
+          throw new SimulstreamError('ERR_WARMUP_FILE', `${o.warmupFile as string}: no such file`);
+        }
+        const loadStarted = performance.now();
+        const loaded = await loadModel({
+          modelPath,
+          cacheDir,
+          ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}),
+          device: o.device as 'cpu' | 'cuda',
+          threads: o.threads as number,
+          ...(o.quantize ? { precision: o.quantize as Precision } : {}),
+          log: (m) => log.info(m),
+          warn: (m) => log.warning(m),
+        });
+        const lm = metrics ? timedModel(loaded, (stage, s) => metrics.modelRun(stage, s)) : loaded;
+        let vad: SileroVad | undefined;
+        try {
+          const config = {
+            model: modelPath,
+            device: lm.model.device,
+            threads: (o.threads as number) || os.availableParallelism(),
+            quantization: (o.quantize as string | undefined) ?? 'none',
+            max_streams: maxStreams,
+            max_connections: o.maxConnections as number,
+          };
+          metrics?.modelLoaded((performance.now() - loadStarted) / 1000, config);
+          withContext(log, config).info(
+            `Configuration: model ${config.model}, device ${config.device}, ${config.threads} threads, quantization ${config.quantization}, capacity ${maxStreams} streams (--max-streams), at most ${config.max_connections} connections`,
+          );
+          vad = o.vac ? await SileroVad.load() : undefined;
+          if (o.warmupFile) {
+            const samples = readAudioFile(o.warmupFile as string).samples.subarray(0, 16000);
+            await new AlignAttSession(lm, policy).finish(samples);
+            log.info('Whisper is warmed up.');
+          } else log.warning(NOT_WARMED);
+          const srv = createServer({
+            ...policy,
+            model: lm,
+            host: o.host as string,
+            port: o.port as number,
+            format: o.json ? 'json' : 'text',
+            maxConnections: o.maxConnections as number,
+            idleTimeout: o.idleTimeout as number,
+            finalPass: serverDifference('finalPass'),
+            catchUp: serverDifference('catchUp'),
+            logger: log,
+            // the lines SimulStreaming echoes on stderr; in JSON logs, as debug records
+            echo: o.logFormat === 'json' ? logWriter(log) : io.stderr,
+            ...(vad ? { vad } : {}),
+            observers: [metrics, monitor && serverStreamsObserver(monitor)].filter((x) => x !== undefined),
+          });
+          return { lm, vad, srv };
+        } catch (err) {
+          await Promise.all([lm.release(), vad?.release()]);
+          throw err;
+        }
       });
       try {
         await srv.listen();
@@ -180,4 +190,13 @@ function logWriter(log: Logger): Writable {
       done();
     },
   });
+}
+
+/** Runs the start-up steps; a simulstream error in them (options, model, language) becomes a {@link StartupError}. */
+async function startup<T>(steps: () => Promise<T>): Promise<T> {
+  try {
+    return await steps();
+  } catch (err) {
+    throw err instanceof SimulstreamError && !(err instanceof StartupError) ? new StartupError(err) : err;
+  }
 }

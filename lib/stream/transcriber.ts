@@ -1,14 +1,14 @@
 import type { Duplex } from 'node:stream';
-import { Transform, type TransformCallback } from 'node:stream';
+import type { Transform, TransformCallback } from 'node:stream';
 import chain from 'stream-chain';
 import { AlignAttSession, type AlignAttOptions } from '../decode/align-att.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { AlignAttDecoder, type AlignAttDecoderOptions } from './align-att-decoder.js';
 import { ChunkBuffer, type Chunking } from './chunk-buffer.js';
-import { formatLine } from './line-format.js';
+import { LineEncoder } from './line-encoder.js';
 import { PcmValidator } from './pcm-validator.js';
 import { SegmentFormatter } from './segment-formatter.js';
-import { Utf8Carry, type Segment } from './utf8-carry.js';
+import { Utf8Carry } from './utf8-carry.js';
 import type { SileroVad } from '../vad/silero-vad.js';
 import type { VadIteratorOptions } from '../vad/vad-iterator.js';
 import { VoiceActivityGate } from './voice-activity-gate.js';
@@ -60,6 +60,7 @@ export function transcriber(options: TranscriberOptions): Transcriber {
     new Utf8Carry(),
   ];
   if (!options.objectMode) stages.push(new LineEncoder());
+  for (const s of stages) guard(s);
   const duplex = chain(stages, {
     writableObjectMode: false,
     readableObjectMode: options.objectMode ?? false,
@@ -67,14 +68,39 @@ export function transcriber(options: TranscriberOptions): Transcriber {
   return Object.assign(duplex, { session });
 }
 
-/** Segments → `start_ms end_ms text\n` lines (SimulStreaming's `--out-txt`). */
-export class LineEncoder extends Transform {
-  constructor() {
-    super({ writableObjectMode: true, readableObjectMode: false });
-  }
-
-  override _transform(seg: Segment, _enc: BufferEncoding, done: TransformCallback): void {
-    if (seg.text === '') return done(); // an utterance end without new text: no line
-    done(null, Buffer.from(formatLine(seg.startMs, seg.endMs, seg.text), 'utf8'));
-  }
+/**
+ * Makes a stage's synchronous throw (a bug, a failed assertion) fail the stream through its
+ * callback, as an asynchronous error does, instead of escaping from whatever wrote to it (a
+ * socket's `data` event: an uncaught exception).
+ */
+function guard(stage: Transform): void {
+  const transform = stage._transform.bind(stage);
+  stage._transform = (chunk: unknown, enc: BufferEncoding, done: TransformCallback): void => {
+    let called = false;
+    const once: TransformCallback = (err, val) => {
+      called = true;
+      done(err, val);
+    };
+    try {
+      transform(chunk, enc, once);
+    } catch (err) {
+      if (called) stage.destroy(err as Error);
+      else done(err as Error);
+    }
+  };
+  const flush = stage._flush?.bind(stage);
+  if (!flush) return;
+  stage._flush = (done: TransformCallback): void => {
+    let called = false;
+    const once: TransformCallback = (err, val) => {
+      called = true;
+      done(err, val);
+    };
+    try {
+      flush(once);
+    } catch (err) {
+      if (called) stage.destroy(err as Error);
+      else done(err as Error);
+    }
+  };
 }

@@ -62,7 +62,13 @@ export class FakeFreeswitch {
   private ticker: NodeJS.Timeout | null = null;
   port = 0;
 
-  constructor(readonly password = 'ClueCon') {}
+  /** The event socket password (it may change across a restart). */
+  constructor(public password = 'ClueCon') {}
+
+  /** Raw bytes to every subscribed connection, as a broken or hostile peer would send them. */
+  sendRaw(bytes: string | Buffer): void {
+    for (const c of this.conns) if (c.authed && c.format) c.socket.write(bytes);
+  }
 
   async start(port = 0): Promise<number> {
     this.server = net.createServer((s) => this.accept(s));
