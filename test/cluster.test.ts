@@ -169,16 +169,24 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
     }
   });
 
-  // Needs the bridge's failover (issue "crash-proof server and bridge"): a call whose server died
-  // is moved to the next one and its unacknowledged audio sent again. Until then it is a todo.
-  it('a server killed mid-call: every call\'s stored transcript still covers the whole call', { todo: 'needs the bridge failover (issue 13)' }, async () => {
+  // The bridge's failover: a call whose server died reconnects through HAProxy (to a live server)
+  // and resumes from the first audio not covered by a stored line.
+  it('a server killed mid-call: every call\'s stored transcript still covers the whole call, in order', async () => {
     const victim = servers[0]!;
     const { out, audio } = await nineCalls('kill', async () => {
       await waitFor(async () => metric(await scrape(victim.httpPort), 'simulstream_streams_open') > 0, 10_000, 'the victim to carry calls');
       await new Promise((r) => setTimeout(r, 500));
       victim.child.kill('SIGKILL');
     });
-    const gaps = audio.map((_, i) => coverage(readTranscript(path.join(out, `kill-${i}.jsonl`)), expected.get(clipOf(i))!));
-    assert.deepEqual(gaps, audio.map(() => null));
+    const stored = audio.map((_, i) => readTranscript(path.join(out, `kill-${i}.jsonl`)));
+    assert.deepEqual(
+      stored.map((lines, i) => coverage(lines, expected.get(clipOf(i))!)),
+      audio.map(() => null),
+    );
+    for (const lines of stored) {
+      // monotonic times, no line stored twice
+      lines.forEach((l, k) => k > 0 && assert.ok(l.start_ms >= lines[k - 1]!.end_ms, `line ${k} starts before the previous one ends`));
+      assert.equal(new Set(lines.map((l) => `${l.start_ms} ${l.text}`)).size, lines.length);
+    }
   });
 });

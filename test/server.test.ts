@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,27 +12,12 @@ import { createLogger } from '../lib/server/logger.js';
 import { createServer, type SimulstreamServer } from '../lib/server/server.js';
 import { streamPcm } from '../lib/stream/run-transcriber.js';
 import { formatLine } from '../lib/stream/line-format.js';
-import { TOY, TOY_CLIPS, testCacheDir, toyPcm } from './helpers/fixtures.js';
+import { ncClient } from './helpers/clients.js';
+import { FIXTURES, TOY, TOY_CLIPS, testCacheDir, toyPcm } from './helpers/fixtures.js';
 
 const FILES = TOY_CLIPS.map((n) => `${n}.wav`);
 const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
 
-
-/** Like `nc`: connect, write everything (in pieces), half-close, read until the server closes. */
-function ncClient(port: number, data: Buffer, opts: { piece?: number; halfClose?: boolean } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-    const chunks: Buffer[] = [];
-    sock.on('data', (b) => chunks.push(b));
-    sock.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    sock.on('error', reject);
-    sock.on('connect', () => {
-      const piece = opts.piece ?? data.length;
-      for (let i = 0; i < data.length; i += piece) sock.write(data.subarray(i, i + piece));
-      if (opts.halfClose !== false) sock.end();
-    });
-  });
-}
 
 describe('simulstream serve', () => {
   let lm: LoadedModel;
@@ -63,6 +49,39 @@ describe('simulstream serve', () => {
     assert.match(logText, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| whisper_server \| INFO \| Listening on 127\.0\.0\.1:\d+$/mu);
     assert.match(logText, /\| INFO \| Connected to client on \('127\.0\.0\.1', \d+\)$/mu);
     assert.match(logText, /\| INFO \| Connection to client closed$/mu);
+  });
+
+  it("gives a JSON client SimulStreaming's own updates when set to behave as it (peer reference)", async () => {
+    // --compat simulstreaming and its file loop's chunking: SimulStreaming's updates on this clip
+    const peer = fs
+      .readFileSync(path.join(FIXTURES, 'peer', 'chunk0.5-ft25', 'fr-001.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { text: string; tokens: number[] });
+    const compat = createServer({
+      model: lm,
+      host: '127.0.0.1',
+      port: 0,
+      ...OPTS,
+      format: 'json',
+      chunking: 'simulstreaming',
+      repetitionGuard: false,
+      maxTokensPerSecond: 0,
+      suppressTimestamps: false,
+    });
+    try {
+      const out = await ncClient((await compat.listen()).port, toyPcm('fr-001.wav'), { piece: [4001, 1, 333] });
+      const got = out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { text: string; tokens: number[] });
+      assert.deepEqual(
+        got.map((u) => [u.text, u.tokens]),
+        peer.map((u) => [u.text, u.tokens]),
+      );
+    } finally {
+      await compat.close();
+    }
   });
 
   it('carries odd bytes split across packets', async () => {
