@@ -59,6 +59,7 @@ describe('bridge parsers skip what they cannot parse, within bounded memory', ()
     ];
     assert.deepEqual(msgs.map((m) => [m.headers['Content-Type'], m.body]), [
       ['api/response', 'ok'],
+      ['text/event-json', ''],
       ['api/response', 'ok'],
       ['api/response', ''],
       ['api/response', 'ok'],

@@ -7,7 +7,7 @@ export interface EslMessage {
 export interface EslParserOptions {
   /** Longest header block; a peer that sends more without a blank line has it dropped. Default 64 KiB. */
   readonly maxHeaderBytes?: number;
-  /** Longest body kept; a longer one is skipped as it arrives, never buffered. Default 16 MiB. */
+  /** Longest body kept; a longer one is skipped as it arrives, never buffered (its message comes with an empty body). Default 16 MiB. */
   readonly maxBodyBytes?: number;
   /** Told about what was dropped or could not be parsed. */
   readonly onWarning?: (message: string) => void;
@@ -72,10 +72,12 @@ export class EslParser {
         this.warn(`ignored a message's Content-Length "${declared}" (not a byte count)`);
         out.push({ headers, body: '' });
       } else if (length > this.maxBody) {
+        // the message is kept, without its body, so that replies still match their commands
         this.warn(`skipped a ${length}-byte message body (longer than ${this.maxBody} bytes)`);
         const n = Math.min(length, this.buf.length);
         this.skip = length - n;
         this.buf = this.buf.subarray(n);
+        out.push({ headers, body: '' });
       } else if (length > 0) {
         this.pending = headers;
         this.need = length;

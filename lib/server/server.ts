@@ -186,7 +186,6 @@ export function createServer(options: ServerOptions): SimulstreamServer {
       log.warning(`Client ${peer}: ${reason}: closing it`);
       socket.destroy();
     });
-    encoder.on('data', () => watch.wrote());
 
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
@@ -222,6 +221,8 @@ export function createServer(options: ServerOptions): SimulstreamServer {
       } else if (err) log.debug(`Client ${peer}: ${err.message}`);
       end();
     });
+    // after the pipeline's own listener, so that it sees the socket once the line is written
+    encoder.on('data', () => watch.wrote());
     if (options.idleTimeout && options.idleTimeout > 0) {
       socket.setTimeout(options.idleTimeout * 1000, () => {
         if (over) return;
