@@ -6,12 +6,12 @@ import { embeddedRecognizer, tcpRecognizer, type Recognizer } from '../bridge/re
 import { InvalidOptionError, SimulstreamError } from '../errors.js';
 import { createCallMonitor } from '../monitor/call-monitor.js';
 import { defaultModelsDir, loadModel, type LoadedModel } from '../model/load-model.js';
-import { createHttpServer } from '../http/http-server.js';
 import { BridgeMetrics } from '../metrics/bridge-metrics.js';
-import { healthRoutes, metricsRoute, type Readiness } from '../metrics/health-routes.js';
+import type { Readiness } from '../metrics/health-routes.js';
 import { LOG_LEVELS, type LogLevel } from '../server/logger.js';
 import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { intArg } from './options.js';
+import { opsHttpServer } from './ops-http.js';
 import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import { resolveModel } from './models.js';
@@ -91,14 +91,16 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
       });
       const readiness = (): Readiness =>
         bridge.esl.connected ? { ready: true } : { ready: false, reason: `not connected to FreeSWITCH at ${esl.host}:${esl.port}` };
-      // the HTTP port's routes: health, metrics, the live page (another group is one more entry)
+      // the HTTP port: health, metrics, the live page
       const http =
         metrics && monitor
-          ? createHttpServer({
+          ? opsHttpServer({
               host: o.httpHost as string,
               port: o.httpPort as number,
-              ...(o.httpToken ? { token: o.httpToken as string } : {}),
-              handlers: [healthRoutes(readiness), metricsRoute(metrics.registry), monitor.handler],
+              token: o.httpToken as string | undefined,
+              readiness,
+              registry: metrics.registry,
+              page: monitor.handler,
               logger: log,
             })
           : undefined;

@@ -7,8 +7,7 @@ import { readAudioFile } from '../audio/wav.js';
 import { AlignAttSession } from '../decode/align-att.js';
 import { SimulstreamError, StartupError } from '../errors.js';
 import { defaultModelsDir, loadModel } from '../model/load-model.js';
-import { createHttpServer } from '../http/http-server.js';
-import { healthRoutes, metricsRoute, type Readiness } from '../metrics/health-routes.js';
+import type { Readiness } from '../metrics/health-routes.js';
 import { ServerMetrics } from '../metrics/server-metrics.js';
 import { timedModel } from '../metrics/timed-model.js';
 import { createCallMonitor } from '../monitor/call-monitor.js';
@@ -20,6 +19,7 @@ import type { Precision } from '../model/whisper-graphs.js';
 import { resolveModel } from './models.js';
 import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { floatArg, intArg } from './options.js';
+import { opsHttpServer } from './ops-http.js';
 import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import type { CliIo } from './transcribe.js';
@@ -79,15 +79,17 @@ export function serveCommand(io: CliIo, signals = true): Command {
       if (server.connections >= maxStreams) return { ready: false, reason: `${server.connections} streams open, capacity ${maxStreams}` };
       return { ready: true };
     };
-    // the HTTP port's routes: health, metrics, the live page (another group is one more entry);
+    // the HTTP port: health, metrics, the live page;
     // up before the model loads, so that /healthz answers during a long load
     const http =
       metrics && monitor
-        ? createHttpServer({
+        ? opsHttpServer({
             host: o.host as string,
             port: o.httpPort as number,
-            ...(o.httpToken ? { token: o.httpToken as string } : {}),
-            handlers: [healthRoutes(readiness), metricsRoute(metrics.registry), monitor.handler],
+            token: o.httpToken as string | undefined,
+            readiness,
+            registry: metrics.registry,
+            page: monitor.handler,
             logger: log,
           })
         : undefined;
