@@ -207,6 +207,35 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
     assert.equal(events.length, readTranscript(path.join(out, 'auto-1.jsonl')).length);
   });
 
+  it("through a server set to behave as SimulStreaming, a call's stored lines are SimulStreaming's own updates (peer reference)", async () => {
+    const peer = fs
+      .readFileSync(path.join(FIXTURES, 'peer', 'chunk0.5-ft25', 'fr-001.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { start: number; end: number; text: string });
+    const compat = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, chunking: 'simulstreaming', repetitionGuard: false, maxTokensPerSecond: 0, suppressTimestamps: false });
+    try {
+      const out = tempDir();
+      const b = bridge(out, { recognizer: tcpRecognizer(`127.0.0.1:${(await compat.listen()).port}`) });
+      await b.connect();
+      fs1.addCall({ uuid: 'peer-1', caller: '0611', callee: '3001', audio: pcm('fr-001.wav'), rate: 16000 });
+      fs1.answer('peer-1');
+      await (await b.transcribeCall('peer-1')).done;
+      await b.close();
+      const stored = readTranscript(path.join(out, 'peer-1.jsonl'));
+      assert.deepEqual(
+        stored.map((l) => l.text),
+        peer.map((u) => u.text),
+      );
+      stored.forEach((l, i) => {
+        // the text protocol rounds times to the millisecond
+        assert.ok(Math.abs(l.start_ms - peer[i]!.start * 1000) <= 1 && Math.abs(l.end_ms - peer[i]!.end * 1000) <= 1, `line ${i} times`);
+      });
+    } finally {
+      await compat.close();
+    }
+  });
+
   it('FreeSWITCH restarting mid-call loses no stored line; a call that ended meanwhile is finished', async () => {
     const out = tempDir();
     const b = bridge(out);
