@@ -36,8 +36,7 @@ export interface SearchLoopOptions extends SearchOptions {
 export interface SearchLoopResult {
   /** The rows after the last step (sampled tokens only), best first. */
   readonly rows: number[][];
-  readonly completed: boolean;
-  /** Why the loop ended. */
+  /** Why the loop ended: the decoder completed, the observer stopped it, or the length limits. */
   readonly end: 'completed' | 'observer' | 'length';
 }
 
@@ -72,9 +71,9 @@ export async function searchLoop(
     const step = decoder.update(rows, logprobs);
     const stop = opts.onStep ? await opts.onStep({ index: i, out, fed: feed[0]!.length, outRow, step }) : false;
     rows = step.rows;
-    if (step.completed) return { rows, completed: true, end: 'completed' };
-    if (stop) return { rows, completed: false, end: 'observer' };
-    if (i + 1 >= opts.maxSampled || prefix.length + rows[0]!.length >= opts.maxTotal) return { rows, completed: false, end: 'length' };
+    if (step.completed) return { rows, end: 'completed' };
+    if (stop) return { rows, end: 'observer' };
+    if (i + 1 >= opts.maxSampled || prefix.length + rows[0]!.length >= opts.maxTotal) return { rows, end: 'length' };
     const order = i === 0 ? step.sources.map(() => 0) : step.sources;
     const identity = order.length === (i === 0 ? 1 : width) && order.every((r, k) => r === k);
     cache = identity ? out.cache : model.selectCache(out.cache, order);
