@@ -43,7 +43,7 @@ export type { LineEncoderOptions, StreamFailure } from './stream/line-encoder.js
 export type { Transcriber, TranscriberOptions } from './stream/transcriber.js';
 export { PcmValidator, EXPECTED_PCM } from './stream/pcm-validator.js';
 export { ChunkBuffer } from './stream/chunk-buffer.js';
-export type { AudioChunk } from './stream/chunk-buffer.js';
+export type { AudioChunk, Chunking } from './stream/chunk-buffer.js';
 export { AlignAttDecoder } from './stream/align-att-decoder.js';
 export type { AlignAttDecoderOptions } from './stream/align-att-decoder.js';
 export { SegmentFormatter } from './stream/segment-formatter.js';
