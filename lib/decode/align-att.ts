@@ -236,11 +236,13 @@ export class AlignAttSession {
       this.lastAttend = rule.lastAttend;
       if (rule.verdict === 'rewind') result = { tokens: [], frames: [], stop: 'rewind' };
       else if (rule.verdict === 'stop') result = { tokens: top.slice(0, -1), frames, stop: 'threshold' };
-      else if (o.repetitionGuard && repetitionStart([...committed, ...top]) >= 0) {
-        this.repetitionsCut++;
-        const keep = Math.max(0, repetitionStart([...committed, ...top]) - committed.length);
-        result = { tokens: top.slice(0, keep), frames, stop: 'repetition' };
-      } else if (top.length >= cap) result = { tokens: [...top], frames, stop: 'cap' };
+      else {
+        const repeated = o.repetitionGuard ? repetitionStart([...committed, ...top]) : -1;
+        if (repeated >= 0) {
+          this.repetitionsCut++;
+          result = { tokens: top.slice(0, Math.max(0, repeated - committed.length)), frames, stop: 'repetition' };
+        } else if (top.length >= cap) result = { tokens: [...top], frames, stop: 'cap' };
+      }
       return result !== undefined;
     };
 
