@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerBuildInfo } from './build-info.js';
 import type { CallTranscriber } from '../bridge/call-transcriber.js';
 import type { BridgeObserver } from '../bridge/observer.js';
 import type { StoredLine } from '../bridge/transcript-store.js';
@@ -43,9 +44,7 @@ export class BridgeMetrics implements BridgeObserver {
       registers,
     });
     this.lines = new Counter({ name: 'simulstream_bridge_lines_stored_total', help: 'Transcript lines stored', registers });
-    new Gauge({ name: 'simulstream_build_info', help: 'simulstream\'s version and Node.js (value 1)', labelNames: ['version', 'node'], registers })
-      .labels(options.version, process.versions.node)
-      .set(1);
+    registerBuildInfo(registry, options.version);
     this.reconnects.labels('freeswitch').inc(0);
     this.reconnects.labels('recognizer').inc(0);
   }

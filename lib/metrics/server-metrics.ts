@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerBuildInfo } from './build-info.js';
 import type { AlignAttUpdate } from '../decode/align-att.js';
 import type { ServerObserver } from '../server/observer.js';
 import type { Segment } from '../stream/utf8-carry.js';
@@ -95,9 +96,7 @@ export class ServerMetrics implements ServerObserver {
       labelNames: ['model', 'device', 'threads', 'quantization'],
       registers,
     });
-    new Gauge({ name: 'simulstream_build_info', help: 'simulstream\'s version and Node.js (value 1)', labelNames: ['version', 'node'], registers })
-      .labels(options.version, process.versions.node)
-      .set(1);
+    registerBuildInfo(registry, options.version);
     // the label sets alerts look for exist from the start, at 0
     this.refused.labels('capacity').inc(0);
     this.refused.labels('closing').inc(0);

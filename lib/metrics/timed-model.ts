@@ -12,22 +12,16 @@ export type ModelTimer = (stage: 'encoder' | 'decoder', seconds: number) => void
 export function timedModel(lm: LoadedModel, onRun: ModelTimer): LoadedModel {
   const inner = lm.model;
   const timed = Object.create(inner) as WhisperModel;
-  const encode: WhisperModel['encode'] = async (mel, batch, withFeatures) => {
+  const time = async <T>(stage: 'encoder' | 'decoder', run: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
     try {
-      return await inner.encode(mel, batch, withFeatures);
+      return await run();
     } finally {
-      onRun('encoder', (performance.now() - t0) / 1000);
+      onRun(stage, (performance.now() - t0) / 1000);
     }
   };
-  const decode: WhisperModel['decode'] = async (input) => {
-    const t0 = performance.now();
-    try {
-      return await inner.decode(input);
-    } finally {
-      onRun('decoder', (performance.now() - t0) / 1000);
-    }
-  };
+  const encode: WhisperModel['encode'] = (mel, batch, withFeatures) => time('encoder', () => inner.encode(mel, batch, withFeatures));
+  const decode: WhisperModel['decode'] = (input) => time('decoder', () => inner.decode(input));
   Object.defineProperties(timed, { encode: { value: encode }, decode: { value: decode } });
   return { ...lm, model: timed };
 }

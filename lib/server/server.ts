@@ -128,7 +128,6 @@ export function createServer(options: ServerOptions): SimulstreamServer {
         refuse(socket, peer, closing ? 'closing' : 'capacity');
         return;
       }
-      withContext(log, { client: peer }).info(`Connected to client on ${peer}`);
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
       clients.add(serve(socket, peer));
@@ -152,6 +151,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
 
   function serve(socket: net.Socket, peer: string): Client {
     const log = withContext(options.logger ?? silentLogger, { client: peer });
+    log.info(`Connected to client on ${peer}`);
     const opened = performance.now();
     const pace = new SenderPace();
     const arrivals = new ArrivalClock();

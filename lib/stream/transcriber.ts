@@ -74,33 +74,20 @@ export function transcriber(options: TranscriberOptions): Transcriber {
  * socket's `data` event: an uncaught exception).
  */
 function guard(stage: Transform): void {
+  const call = (run: (cb: TransformCallback) => void, done: TransformCallback): void => {
+    let called = false;
+    try {
+      run((err, val) => {
+        called = true;
+        done(err, val);
+      });
+    } catch (err) {
+      if (called) stage.destroy(err as Error);
+      else done(err as Error);
+    }
+  };
   const transform = stage._transform.bind(stage);
-  stage._transform = (chunk: unknown, enc: BufferEncoding, done: TransformCallback): void => {
-    let called = false;
-    const once: TransformCallback = (err, val) => {
-      called = true;
-      done(err, val);
-    };
-    try {
-      transform(chunk, enc, once);
-    } catch (err) {
-      if (called) stage.destroy(err as Error);
-      else done(err as Error);
-    }
-  };
+  stage._transform = (chunk: unknown, enc: BufferEncoding, done: TransformCallback): void => call((cb) => transform(chunk, enc, cb), done);
   const flush = stage._flush?.bind(stage);
-  if (!flush) return;
-  stage._flush = (done: TransformCallback): void => {
-    let called = false;
-    const once: TransformCallback = (err, val) => {
-      called = true;
-      done(err, val);
-    };
-    try {
-      flush(once);
-    } catch (err) {
-      if (called) stage.destroy(err as Error);
-      else done(err as Error);
-    }
-  };
+  if (flush) stage._flush = (done: TransformCallback): void => call(flush, done);
 }
