@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { createBridge } from '../lib/bridge/bridge.js';
 import { parseEvent } from '../lib/bridge/esl-event.js';
 import { EslParser } from '../lib/bridge/esl-parser.js';
-import { tcpRecognizer } from '../lib/bridge/recognizer.js';
+import { tcpRecognizer, type Recognizer } from '../lib/bridge/recognizer.js';
 import { TranscriptLineParser, type TranscriptLine } from '../lib/bridge/transcript-lines.js';
 import { readTranscript, type StoredLine } from '../lib/bridge/transcript-store.js';
 import { buildCli } from '../lib/cli/main.js';
@@ -43,6 +43,36 @@ function assertMonotonic(lines: readonly StoredLine[]): void {
     if (i > 0) assert.ok(l.start_ms > lines[i - 1]!.end_ms, `line ${i} starts at ${l.start_ms}, before the previous end ${lines[i - 1]!.end_ms}`);
   });
   assert.equal(new Set(lines.map((l) => `${l.start_ms} ${l.end_ms} ${l.text}`)).size, lines.length, 'no line repeated');
+}
+
+/** A recognizer that keeps each connection it opened, to count the audio each one was sent. */
+function counting(inner: Recognizer): Recognizer & { readonly sockets: net.Socket[] } {
+  const sockets: net.Socket[] = [];
+  return {
+    name: inner.name,
+    sockets,
+    open: async () => {
+      const s = await inner.open();
+      assert.ok(s instanceof net.Socket);
+      sockets.push(s);
+      return s;
+    },
+  };
+}
+
+/**
+ * Nothing lost across the reconnection: the last connection was sent the call's audio from the
+ * logged resume point to its end, byte for byte. (What the model makes of that audio depends on
+ * where the cut fell, which depends on timing: the transcript's end is not asserted.)
+ */
+function assertResumedToTheEnd(log: string, uuid: string, rec: { readonly sockets: readonly net.Socket[] }, audio: Int16Array, stored: readonly StoredLine[]): void {
+  const resumed = new RegExp(`call ${uuid} mixed: reconnected to 127\\.0\\.0\\.1:\\d+, resuming from (\\d+(?:\\.\\d+)?) ms`, 'u').exec(log);
+  assert.ok(resumed, log);
+  const offsetMs = Number(resumed[1]);
+  assert.ok(offsetMs > 0 && stored.some((l) => l.end_ms === offsetMs), 'resumed from the end of a stored line');
+  assert.ok(rec.sockets.length >= 2, `${rec.sockets.length} connection(s)`);
+  assert.equal(rec.sockets.at(-1)!.bytesWritten, audio.length * 2 - Math.floor((offsetMs * 16000) / 1000) * 2, 'bytes sent after the resume');
+  assert.ok(stored.some((l) => l.start_ms > offsetMs), 'lines after the resume');
 }
 
 describe('bridge parsers skip what they cannot parse, within bounded memory', () => {
@@ -201,14 +231,15 @@ describe('the bridge against failing peers', () => {
     assert.match(errText, /ERROR \| call dead-1 mixed: gave up after 2 attempt\(s\) in a row/u);
   });
 
-  it('the recognizer is killed mid-call and started again: the stored transcript covers the whole call, in order, no line twice', async () => {
+  it('the recognizer is killed mid-call and started again: the rest of the call is sent from the end of the last stored line, in order, no line twice', async () => {
     const log = capture();
     let srv = await serveChild();
     const port = srv.port;
+    const rec = counting(tcpRecognizer(`127.0.0.1:${port}`));
     const out = tempDir();
     let killed = false;
     const b = createBridge({
-      port: fs1.port, recognizer: tcpRecognizer(`127.0.0.1:${port}`), outDir: out, recordDir: tempDir(), backoffMs: [50, 200],
+      port: fs1.port, recognizer: rec, outDir: out, recordDir: tempDir(), backoffMs: [50, 200],
       recognizerBackoffMs: [100, 400], recognizerAttempts: 100, logger: log.logger,
       onLine: () => {
         if (killed) return;
@@ -228,22 +259,18 @@ describe('the bridge against failing peers', () => {
     assert.equal(call.failure, null, log.text());
     const stored = readTranscript(path.join(out, 'kill-1.jsonl'));
     assertMonotonic(stored);
-    const resumed = /call kill-1 mixed: reconnected to 127\.0\.0\.1:\d+, resuming from (\d+(?:\.\d+)?) ms/u.exec(log.text());
-    assert.ok(resumed, log.text());
-    assert.ok(Number(resumed[1]) > 0 && stored.some((l) => l.end_ms === Number(resumed[1])), 'resumed from the end of a stored line');
-    assert.ok(stored.some((l) => l.start_ms > Number(resumed[1])), 'lines after the restart');
-    const duration = audio.length / 16000;
-    assert.ok(Math.abs(stored.at(-1)!.end_ms / 1000 - duration) < 0.05, `the last line ends at ${stored.at(-1)!.end_ms} ms of ${duration} s`);
+    assertResumedToTheEnd(log.text(), 'kill-1', rec, audio, stored);
   });
 
   it('--server a,b: a call whose server goes away moves to the next one without losing audio', async () => {
     const log = capture();
     const a = await asr();
     const bsrv = await asr();
+    const rec = counting(tcpRecognizer(`127.0.0.1:${a.port},127.0.0.1:${bsrv.port}`));
     const out = tempDir();
     let moved = false;
     const b = createBridge({
-      port: fs1.port, recognizer: tcpRecognizer(`127.0.0.1:${a.port},127.0.0.1:${bsrv.port}`), outDir: out, recordDir: tempDir(),
+      port: fs1.port, recognizer: rec, outDir: out, recordDir: tempDir(),
       recognizerBackoffMs: [50, 200], logger: log.logger,
       onLine: () => {
         if (moved) return;
@@ -262,6 +289,7 @@ describe('the bridge against failing peers', () => {
     assert.match(log.text(), new RegExp(`call move-1 mixed: reconnected to 127\\.0\\.0\\.1:${bsrv.port}, resuming from \\d+`, 'u'));
     const stored = readTranscript(path.join(out, 'move-1.jsonl'));
     assertMonotonic(stored);
-    assert.ok(Math.abs(stored.at(-1)!.end_ms / 1000 - audio.length / 16000) < 0.05, `the last line ends at ${stored.at(-1)!.end_ms} ms`);
+    assertResumedToTheEnd(log.text(), 'move-1', rec, audio, stored);
+    assert.equal(rec.sockets.at(-1)!.remotePort, bsrv.port, 'the last connection went to the second server');
   });
 });

@@ -28,6 +28,8 @@ interface CallState extends FakeCall {
   audioStart: number | null;
   recordings: Recording[];
   hungUp: boolean;
+  /** Seconds into the audio where the call's clock stands still (see `holdAt`), or null. */
+  holdSeconds: number | null;
 }
 
 interface Recording {
@@ -105,7 +107,7 @@ export class FakeFreeswitch {
   }
 
   addCall(call: FakeCall): void {
-    this.calls.set(call.uuid, { ...call, vars: new Map(), answered: false, audioStart: null, recordings: [], hungUp: false });
+    this.calls.set(call.uuid, { ...call, vars: new Map(), answered: false, audioStart: null, recordings: [], hungUp: false, holdSeconds: null });
   }
 
   /** Answers a call: CHANNEL_ANSWER to subscribers. Its audio starts with the first recording (or after 2 s). */
@@ -114,6 +116,25 @@ export class FakeFreeswitch {
     c.answered = true;
     this.broadcast(this.channelHeaders(c, 'CHANNEL_ANSWER'));
     setTimeout(() => (c.audioStart ??= performance.now()), 2000).unref();
+  }
+
+  /**
+   * Stops the call's clock `seconds` into its audio: the recordings grow to that point and wait
+   * there (the caller is still on the line) until the returned function lets the call go on.
+   */
+  holdAt(uuid: string, seconds: number): () => void {
+    const c = this.calls.get(uuid)!;
+    c.holdSeconds = seconds;
+    return () => {
+      if (c.audioStart !== null && this.elapsed(c) >= seconds) c.audioStart = performance.now() - seconds * 1000;
+      c.holdSeconds = null;
+    };
+  }
+
+  /** Seconds of the call's audio played so far (its clock stops at a hold). */
+  private elapsed(c: CallState): number {
+    const s = (performance.now() - c.audioStart!) / 1000;
+    return c.holdSeconds === null ? s : Math.min(s, c.holdSeconds);
   }
 
   hangup(uuid: string): void {
@@ -277,10 +298,9 @@ export class FakeFreeswitch {
 
   /** Every 20 ms: the frames due since the audio started, per recording. */
   private tick(): void {
-    const now = performance.now();
     for (const c of [...this.calls.values()]) {
       if (c.audioStart === null) continue;
-      const elapsed = (now - c.audioStart) / 1000;
+      const elapsed = this.elapsed(c);
       const length = Math.max(c.audio.length, c.calleeAudio?.length ?? 0) / c.rate;
       for (const r of c.recordings) {
         if (r.stopped) continue;
@@ -312,7 +332,7 @@ export class FakeFreeswitch {
   private stopRecording(c: CallState, r: Recording): void {
     if (r.stopped) return;
     if (c.audioStart !== null) {
-      const end = Math.min(Math.floor(((performance.now() - c.audioStart) / 1000) * r.rate), Math.round((Math.max(c.audio.length, c.calleeAudio?.length ?? 0) / c.rate) * r.rate));
+      const end = Math.min(Math.floor(this.elapsed(c) * r.rate), Math.round((Math.max(c.audio.length, c.calleeAudio?.length ?? 0) / c.rate) * r.rate));
       if (end > r.written) this.write(c, r, end);
     }
     this.flush(r);
