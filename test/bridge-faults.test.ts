@@ -20,6 +20,7 @@ import { createServer, type SimulstreamServer } from '../lib/server/server.js';
 import { waitFor } from './helpers/clients.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
+import { lineText, linesFrom } from './helpers/resumed-call.js';
 
 const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
 
@@ -61,18 +62,26 @@ function counting(inner: Recognizer): Recognizer & { readonly sockets: net.Socke
 }
 
 /**
- * Nothing lost across the reconnection: the last connection was sent the call's audio from the
- * logged resume point to its end, byte for byte. (What the model makes of that audio depends on
- * where the cut fell, which depends on timing: the transcript's end is not asserted.)
+ * Nothing lost across the reconnection, and the whole call transcribed: the last connection was
+ * sent the call's audio from the logged resume point (the end of a stored line) to its last byte;
+ * the lines stored before it are (but the last) the start of what the model says of the whole call, and the
+ * lines after it are what the model says of the rest of the call, in the call's clock.
  */
-function assertResumedToTheEnd(log: string, uuid: string, rec: { readonly sockets: readonly net.Socket[] }, audio: Int16Array, stored: readonly StoredLine[]): void {
-  const resumed = new RegExp(`call ${uuid} mixed: reconnected to 127\\.0\\.0\\.1:\\d+, resuming from (\\d+(?:\\.\\d+)?) ms`, 'u').exec(log);
+async function assertResumedToTheEnd(
+  model: LoadedModel, log: string, uuid: string, rec: { readonly sockets: readonly net.Socket[] }, audio: Int16Array, stored: readonly StoredLine[],
+): Promise<void> {
+  const resumed = new RegExp(`call ${uuid} mixed: reconnected to 127\\.0\\.0\\.1:\\d+, resuming from (\\d+) ms`, 'u').exec(log);
   assert.ok(resumed, log);
   const offsetMs = Number(resumed[1]);
   assert.ok(offsetMs > 0 && stored.some((l) => l.end_ms === offsetMs), 'resumed from the end of a stored line');
   assert.ok(rec.sockets.length >= 2, `${rec.sockets.length} connection(s)`);
-  assert.equal(rec.sockets.at(-1)!.bytesWritten, audio.length * 2 - Math.floor((offsetMs * 16000) / 1000) * 2, 'bytes sent after the resume');
-  assert.ok(stored.some((l) => l.start_ms > offsetMs), 'lines after the resume');
+  assert.equal(rec.sockets.at(-1)!.bytesWritten, audio.length * 2 - (offsetMs * 16000 * 2) / 1000, 'bytes sent after the resume');
+  const got = stored.map(lineText);
+  const before = stored.filter((l) => l.end_ms <= offsetMs).length;
+  // (but the last, which a server that closes gracefully ends at the audio it had)
+  assert.deepEqual(got.slice(0, before - 1), (await linesFrom(audio, 0, { model, ...OPTS })).slice(0, before - 1), 'before the resume: the start of the whole call\'s transcript');
+  assert.deepEqual(got.slice(before), await linesFrom(audio, offsetMs, { model, ...OPTS }), 'after the resume: the transcript of the rest of the call');
+  assert.ok(got.length > before, 'lines after the resume');
 }
 
 describe('bridge parsers skip what they cannot parse, within bounded memory', () => {
@@ -145,7 +154,8 @@ describe('the bridge against failing peers', () => {
   });
 
   async function asr(): Promise<{ server: SimulstreamServer; port: number }> {
-    const server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS });
+    // no catch-up: what a server says of a stream does not depend on the machine's load
+    const server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, catchUp: false });
     servers.push(server);
     return { server, port: (await server.listen()).port };
   }
@@ -154,7 +164,7 @@ describe('the bridge against failing peers', () => {
   function serveChild(port = 0): Promise<{ child: ChildProcess; port: number }> {
     const child = spawn(process.execPath, [
       path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'), '--alignment_heads', '1,2;1,3',
-      '--models-dir', testCacheDir(), '--host', '127.0.0.1', '--port', String(port), '--language', 'fr', '--min-chunk-size', '0.5', '-l', 'INFO',
+      '--models-dir', testCacheDir(), '--host', '127.0.0.1', '--port', String(port), '--language', 'fr', '--min-chunk-size', '0.5', '--no-catch-up', '-l', 'INFO',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);
     return new Promise((resolve, reject) => {
@@ -231,7 +241,7 @@ describe('the bridge against failing peers', () => {
     assert.match(errText, /ERROR \| call dead-1 mixed: gave up after 2 attempt\(s\) in a row/u);
   });
 
-  it('the recognizer is killed mid-call and started again: the rest of the call is sent from the end of the last stored line, in order, no line twice', async () => {
+  it('the recognizer is killed mid-call and started again: the stored transcript covers the whole call, in order, no line twice', async () => {
     const log = capture();
     let srv = await serveChild();
     const port = srv.port;
@@ -259,7 +269,7 @@ describe('the bridge against failing peers', () => {
     assert.equal(call.failure, null, log.text());
     const stored = readTranscript(path.join(out, 'kill-1.jsonl'));
     assertMonotonic(stored);
-    assertResumedToTheEnd(log.text(), 'kill-1', rec, audio, stored);
+    await assertResumedToTheEnd(lm, log.text(), 'kill-1', rec, audio, stored);
   });
 
   it('--server a,b: a call whose server goes away moves to the next one without losing audio', async () => {
@@ -289,7 +299,7 @@ describe('the bridge against failing peers', () => {
     assert.match(log.text(), new RegExp(`call move-1 mixed: reconnected to 127\\.0\\.0\\.1:${bsrv.port}, resuming from \\d+`, 'u'));
     const stored = readTranscript(path.join(out, 'move-1.jsonl'));
     assertMonotonic(stored);
-    assertResumedToTheEnd(log.text(), 'move-1', rec, audio, stored);
+    await assertResumedToTheEnd(lm, log.text(), 'move-1', rec, audio, stored);
     assert.equal(rec.sockets.at(-1)!.remotePort, bsrv.port, 'the last connection went to the second server');
   });
 });

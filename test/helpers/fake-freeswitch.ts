@@ -287,10 +287,11 @@ export class FakeFreeswitch {
     const rate = rateVar === 8000 || rateVar === 16000 ? rateVar : 8000; // PCMU: the codec's 8 kHz
     const mode = rv.get('RECORD_READ_ONLY') === 'true' ? 'read' : rv.get('RECORD_WRITE_ONLY') === 'true' ? 'write' : 'mixed';
     fs.writeFileSync(path, Buffer.alloc(0));
-    call.audioStart ??= performance.now();
+    const now = performance.now();
+    call.audioStart ??= now;
     const rec: Recording = { path, mode, rate, buffered: !this.honourBufferingVar || rv.get('enable_file_write_buffering') !== 'false', written: 0, pending: [], pendingBytes: 0, stopped: false };
-    // a recording begins at the current point of the call
-    rec.written = Math.floor(((performance.now() - call.audioStart) / 1000) * rate);
+    // a recording begins at the current point of the call (the first one, at the audio's first sample)
+    rec.written = Math.floor(((now - call.audioStart) / 1000) * rate);
     call.recordings.push(rec);
     this.broadcast({ ...this.channelHeaders(call, 'RECORD_START'), 'Record-File-Path': path });
     return '+OK Success\n';
