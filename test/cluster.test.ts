@@ -8,11 +8,10 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createBridge, type Bridge } from '../lib/bridge/bridge.js';
 import { tcpRecognizer } from '../lib/bridge/recognizer.js';
-import { readTranscript, type StoredLine } from '../lib/bridge/transcript-store.js';
-import { loadModel } from '../lib/model/load-model.js';
+import { readTranscript } from '../lib/bridge/transcript-store.js';
+import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { createLogger } from '../lib/server/logger.js';
-import { formatLine } from '../lib/stream/line-format.js';
-import { streamPcm } from '../lib/stream/run-transcriber.js';
+import type { StreamRunOptions } from '../lib/stream/run-transcriber.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { ROOT, SKIP_SLOW, TOY, TOY_CLIPS, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { lineText, linesFrom } from './helpers/resumed-call.js';
@@ -48,7 +47,11 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
   let bindPort: number;
   let statsPort: number;
   let fs1: FakeFreeswitch;
-  const expected = new Map<string, string>();
+  /** Each clip's transcript, as `transcribe` gives it (no catch-up on these servers). */
+  const expected = new Map<string, string[]>();
+  /** The toy model, for the transcripts the tests compare with. */
+  let lm: LoadedModel;
+  const opts = (): StreamRunOptions => ({ model: lm, language: LANGUAGE, minChunkSize: CHUNK });
   const killAll = (): void => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   };
@@ -56,15 +59,8 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
   before(async () => {
     process.once('exit', killAll);
     // compile the toy model once, into the cache the servers share; each clip's transcript
-    const lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
-    try {
-      for (const c of TOY_CLIPS) {
-        const segs = await streamPcm(toyPcm(`${c}.wav`), { model: lm, language: LANGUAGE, minChunkSize: CHUNK });
-        expected.set(c, segs.map((s) => formatLine(s.startMs, s.endMs, s.text)).join(''));
-      }
-    } finally {
-      await lm.release();
-    }
+    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    for (const [i, c] of TOY_CLIPS.entries()) expected.set(c, await linesFrom(callAudio(i), 0, opts()));
     for (let i = 0; i < SERVERS; i++) {
       const port = await freePort();
       const httpPort = await freePort();
@@ -108,6 +104,7 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
     await fs1?.stop();
     killAll();
     await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+    await lm?.release();
   });
 
   /** The servers' states (UP, DOWN, …) from HAProxy's stats, in order s1, s2, s3. */
@@ -155,8 +152,7 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
       assert.equal(metric(t, 'simulstream_streams_open'), 0);
       assert.ok(metric(t, 'simulstream_audio_decoded_seconds_total') > 0);
     }
-    const asLines = (stored: StoredLine[]): string => stored.map((l) => formatLine(l.start_ms, l.end_ms, l.text)).join('');
-    audio.forEach((_, i) => assert.equal(asLines(readTranscript(path.join(out, `spread-${i}.jsonl`))), expected.get(clipOf(i)), `call ${i}`));
+    audio.forEach((_, i) => assert.deepEqual(readTranscript(path.join(out, `spread-${i}.jsonl`)).map(lineText), expected.get(clipOf(i)), `call ${i}`));
     // machine-readable logs: every line a JSON object; the configuration logged once
     for (const s of servers) {
       const recs = s.log.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -176,31 +172,25 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
       victim.child.kill('SIGKILL');
     });
     assert.doesNotMatch(log, /\| ERROR \|/u, 'no call failed');
-    const lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
-    const opts = { model: lm, language: LANGUAGE, minChunkSize: CHUNK } as const;
     let moved = 0;
-    try {
-      for (const [i, a] of audio.entries()) {
-        const uuid = `kill-${i}`;
-        const got = readTranscript(path.join(out, `${uuid}.jsonl`)).map(lineText);
-        // the whole recording went through a connection that the server ended after the last byte
-        assert.match(log, new RegExp(`call ${uuid} mixed: ${a.length * 2} bytes of audio transcribed`, 'u'), log);
-        const resumed = new RegExp(`call ${uuid} mixed: reconnected to [^,]+, resuming from (\\d+) ms`, 'u').exec(log);
-        const whole = await linesFrom(a, 0, opts);
-        if (!resumed) {
-          // a call its server kept: what `transcribe` prints (no catch-up)
-          assert.deepEqual(got, whole, `call ${i}`);
-          continue;
-        }
-        moved++;
-        // a moved call: the lines its first server gave, then what the next says of the rest
-        const from = Number(resumed[1]);
-        const before = got.filter((l) => Number(l.split(' ')[1]) <= from).length;
-        assert.deepEqual(got.slice(0, before), whole.slice(0, before), `call ${i}: before the resume at ${from} ms`);
-        assert.deepEqual(got.slice(before), await linesFrom(a, from, opts), `call ${i}: after the resume at ${from} ms`);
+    for (const [i, a] of audio.entries()) {
+      const uuid = `kill-${i}`;
+      const got = readTranscript(path.join(out, `${uuid}.jsonl`)).map(lineText);
+      // the whole recording went through a connection that the server ended after the last byte
+      assert.match(log, new RegExp(`call ${uuid} mixed: ${a.length * 2} bytes of audio transcribed`, 'u'), log);
+      const resumed = new RegExp(`call ${uuid} mixed: reconnected to [^,]+, resuming from (\\d+) ms`, 'u').exec(log);
+      const whole = expected.get(clipOf(i))!;
+      if (!resumed) {
+        // a call its server kept: what `transcribe` prints (no catch-up)
+        assert.deepEqual(got, whole, `call ${i}`);
+        continue;
       }
-    } finally {
-      await lm.release();
+      moved++;
+      // a moved call: the lines its first server gave, then what the next says of the rest
+      const from = Number(resumed[1]);
+      const before = got.filter((l) => Number(l.split(' ')[1]) <= from).length;
+      assert.deepEqual(got.slice(0, before), whole.slice(0, before), `call ${i}: before the resume at ${from} ms`);
+      assert.deepEqual(got.slice(before), await linesFrom(a, from, opts()), `call ${i}: after the resume at ${from} ms`);
     }
     assert.ok(moved >= 1, `calls moved to another server: ${moved}`);
   });
