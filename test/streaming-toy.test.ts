@@ -10,7 +10,8 @@ import { evaluate } from '../lib/eval/evaluate.js';
 import { readManifest } from '../lib/eval/manifest.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { repetitionStart } from '../lib/policy/repetition.js';
-import { floatToS16le, streamPcm } from '../lib/stream/run-transcriber.js';
+import { floatToS16le } from '../lib/audio/pcm.js';
+import { streamPcm } from '../lib/stream/run-transcriber.js';
 import { transcriber } from '../lib/stream/transcriber.js';
 import { FIXTURES, SHARED, SKIP_NO_SHARED, SKIP_SLOW, TOY, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
 

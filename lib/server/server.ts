@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { pipeline } from 'node:stream';
 import { AlignAttSession, type AlignAttOptions, type AlignAttUpdate } from '../decode/align-att.js';
+import { DEFAULTS } from '../defaults.js';
 import { InvalidOptionError, SimulstreamError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { encodeError, LineEncoder, type OutputFormat, type StreamFailure } from '../stream/line-encoder.js';
@@ -106,14 +107,14 @@ const MAX_OUTPUT_BYTES = 1 << 20;
  */
 export function createServer(options: ServerOptions): SimulstreamServer {
   const log = options.logger ?? silentLogger;
-  const host = options.host ?? 'localhost';
-  const port = options.port ?? 43007;
+  const host = options.host ?? DEFAULTS.host;
+  const port = options.port ?? DEFAULTS.port;
   const format = options.format ?? 'text';
-  const maxConnections = options.maxConnections ?? 64;
-  const outputTimeoutMs = (options.outputTimeout ?? 30) * 1000;
-  const minChunkSize = options.minChunkSize ?? 1.2;
+  const maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
+  const outputTimeoutMs = (options.outputTimeout ?? DEFAULTS.outputTimeout) * 1000;
+  const minChunkSize = options.minChunkSize ?? DEFAULTS.minChunkSize;
   validate(options, maxConnections, minChunkSize);
-  const scheduler = new Scheduler(options.parallelIterations ?? 1);
+  const scheduler = new Scheduler(options.parallelIterations ?? DEFAULTS.parallelIterations);
   const clients = new Set<Client>();
   const sockets = new Set<net.Socket>();
   const observe = observerCaller(options.observers ?? [], log);
@@ -283,7 +284,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
 function validate(options: ServerOptions, maxConnections: number, minChunkSize: number): void {
   if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new InvalidOptionError('--max-connections', `must be a positive integer, got ${maxConnections}`);
   if (!(minChunkSize > 0)) throw new InvalidOptionError('--min-chunk-size', `must be a positive number of seconds, got ${minChunkSize}`);
-  if (minChunkSize >= (options.audioMaxLen ?? 30)) throw new InvalidOptionError('--min-chunk-size', 'min_chunk_size must be smaller than audio_max_len');
+  if (minChunkSize >= (options.audioMaxLen ?? DEFAULTS.audioMaxLen)) throw new InvalidOptionError('--min-chunk-size', 'min_chunk_size must be smaller than audio_max_len');
   // the policy checks language, task and lengths against the model when a stream is made: make one
   const { scheduler: _s, ...policy } = options as ServerOptions & { scheduler?: unknown };
   void new AlignAttSession(options.model, policy);

@@ -1,15 +1,6 @@
 import type { Segment } from './utf8-carry.js';
 import { transcriber, type TranscriberOptions } from './transcriber.js';
 
-/** Float samples → s16le bytes, as a 16-bit recording would carry them. */
-export function floatToS16le(samples: Float32Array): Buffer {
-  const out = Buffer.alloc(samples.length * 2);
-  for (let i = 0; i < samples.length; i++) {
-    const v = Math.round(samples[i]! * 32768);
-    out.writeInt16LE(v > 32767 ? 32767 : v < -32768 ? -32768 : v, 2 * i);
-  }
-  return out;
-}
 
 export interface StreamRunOptions extends Omit<TranscriberOptions, 'objectMode'> {
   /** Bytes per write (default: everything at once). The output does not depend on it. */

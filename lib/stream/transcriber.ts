@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Transform, TransformCallback } from 'node:stream';
 import chain from 'stream-chain';
+import { DEFAULTS } from '../defaults.js';
 import { AlignAttSession, type AlignAttOptions } from '../decode/align-att.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { AlignAttDecoder, type AlignAttDecoderOptions } from './align-att-decoder.js';
@@ -53,8 +54,8 @@ export function transcriber(options: TranscriberOptions): Transcriber {
   const stages: Transform[] = [
     new PcmValidator(),
     options.vad
-      ? new VoiceActivityGate({ ...options.vadOptions, vad: options.vad, minChunkSize: options.minChunkSize ?? 1.2 })
-      : new ChunkBuffer(options.minChunkSize ?? 1.2, options.chunking ?? 'exact'),
+      ? new VoiceActivityGate({ ...options.vadOptions, vad: options.vad, minChunkSize: options.minChunkSize ?? DEFAULTS.minChunkSize })
+      : new ChunkBuffer(options.minChunkSize ?? DEFAULTS.minChunkSize, options.chunking ?? 'exact'),
     new AlignAttDecoder(session, { ...(options.catchUp ? { catchUp: options.catchUp } : {}), ...(options.finalPass === false ? { finalPass: false } : {}) }),
     new SegmentFormatter({ utteranceEnds: !!options.vad }),
     new Utf8Carry(),
