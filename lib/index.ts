@@ -40,7 +40,7 @@ export { detectLanguage } from './decode/language.js';
 export type { LanguageDetection } from './decode/language.js';
 export { transcriber } from './stream/transcriber.js';
 export { LineEncoder } from './stream/line-encoder.js';
-export type { LineEncoderOptions, StreamFailure } from './stream/line-encoder.js';
+export type { LineEncoderOptions } from './stream/line-encoder.js';
 export type { Transcriber, TranscriberOptions } from './stream/transcriber.js';
 export { PcmValidator } from './stream/pcm-validator.js';
 export { EXPECTED_PCM } from './audio/pcm.js';

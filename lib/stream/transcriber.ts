@@ -4,7 +4,7 @@ import chain from 'stream-chain';
 import { DEFAULTS } from '../defaults.js';
 import { AlignAttSession, type AlignAttOptions } from '../decode/align-att.js';
 import type { LoadedModel } from '../model/load-model.js';
-import { AlignAttDecoder, type AlignAttDecoderOptions } from './align-att-decoder.js';
+import { AlignAttDecoder, type EmittedUpdate } from './align-att-decoder.js';
 import { ChunkBuffer, type Chunking } from './chunk-buffer.js';
 import { LineEncoder } from './line-encoder.js';
 import { PcmValidator } from './pcm-validator.js';
@@ -35,6 +35,8 @@ export interface TranscriberOptions extends AlignAttOptions {
   readonly finalPass?: boolean;
   /** Where chunks end: `exact` (default) or SimulStreaming's `--comp_unaware` file loop (see {@link Chunking}). */
   readonly chunking?: Chunking;
+  /** Told about every policy iteration's update (metrics, monitoring). */
+  readonly onUpdate?: (update: EmittedUpdate) => void;
 }
 
 /** A transcriber: raw s16le 16 kHz mono bytes in, lines (or segments) out. */
@@ -56,7 +58,11 @@ export function transcriber(options: TranscriberOptions): Transcriber {
     options.vad
       ? new VoiceActivityGate({ ...options.vadOptions, vad: options.vad, minChunkSize: options.minChunkSize ?? DEFAULTS.minChunkSize })
       : new ChunkBuffer(options.minChunkSize ?? DEFAULTS.minChunkSize, options.chunking ?? 'exact'),
-    new AlignAttDecoder(session, { ...(options.catchUp ? { catchUp: options.catchUp } : {}), ...(options.finalPass === false ? { finalPass: false } : {}) }),
+    new AlignAttDecoder(session, {
+      ...(options.catchUp ? { catchUp: options.catchUp } : {}),
+      ...(options.finalPass === false ? { finalPass: false } : {}),
+      ...(options.onUpdate ? { onUpdate: options.onUpdate } : {}),
+    }),
     new SegmentFormatter({ utteranceEnds: !!options.vad }),
     new Utf8Carry(),
   ];
