@@ -37,7 +37,7 @@ export function addPolicyOptions(cmd: Command): Command {
 export function policyOptions(
   o: Record<string, unknown>,
   given: (key: string) => boolean = () => false,
-): AlignAttOptions & { minChunkSize: number; compat?: 'simulstreaming' } {
+): AlignAttOptions & { minChunkSize: number } {
   const beams = o.beams as number;
   const compat = o.compat === 'simulstreaming';
   const difference = <T>(key: string, ours: T, theirs: T): T => (given(key) ? (o[key] as T) : compat ? theirs : ours);
@@ -68,6 +68,5 @@ export function policyOptions(
     repetitionGuard: difference('repetitionGuard', DEFAULTS.repetitionGuard, false),
     maxTokensPerSecond: difference('maxTokensPerSecond', DEFAULTS.maxTokensPerSecond, 0),
     suppressTimestamps: difference('suppressTimestamps', DEFAULTS.suppressTimestamps, false),
-    ...(compat ? { compat: 'simulstreaming' as const } : {}),
   };
 }

@@ -67,7 +67,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
     const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
     const policy = policyOptions(o, given);
     // our differences from SimulStreaming's server: on, unless turned off or --compat simulstreaming
-    const serverDifference = (key: string): boolean => (given(key) ? o[key] !== false : policy.compat !== 'simulstreaming');
+    const serverDifference = (key: string): boolean => (given(key) ? o[key] !== false : o.compat !== 'simulstreaming');
     const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'whisper_server');
     const maxStreams = (o.maxStreams as number | undefined) ?? (o.maxConnections as number);
     const metrics = o.httpPort === undefined ? undefined : new ServerMetrics({ version: packageVersion(), maxStreams });

@@ -4,7 +4,8 @@ import { DEFAULTS } from '../defaults.js';
 import { errorInfo, InvalidOptionError, SimulstreamError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { encodeError, type OutputFormat } from '../stream/line-encoder.js';
-import { transcriber } from '../stream/transcriber.js';
+import { transcriber, TRANSCRIBER_OPTION_KEYS } from '../stream/transcriber.js';
+import { checkOptionKeys } from '../util/option-keys.js';
 import type { Segment } from '../stream/utf8-carry.js';
 import type { Chunking } from '../stream/chunk-buffer.js';
 import { fanOut } from '../util/fan-out.js';
@@ -67,6 +68,12 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   readonly modelFor?: (peer: string) => LoadedModel;
 }
 
+/** Every key of {@link ServerOptions}, at run time. */
+export const SERVER_OPTION_KEYS = [
+  ...TRANSCRIBER_OPTION_KEYS.filter((k) => k !== 'objectMode' && k !== 'catchUp' && k !== 'onUpdate' && k !== 'scheduler'),
+  'host', 'port', 'format', 'maxConnections', 'idleTimeout', 'outputTimeout', 'parallelIterations', 'catchUp', 'logger', 'echo', 'onSegment', 'observers', 'modelFor',
+] as const satisfies readonly (keyof ServerOptions)[];
+
 export interface SimulstreamServer {
   /** Starts listening; resolves with the bound address. */
   listen(): Promise<net.AddressInfo>;
@@ -92,6 +99,7 @@ const REFUSED_LINGER_MS = 2000;
  * The options are checked here, before anything listens.
  */
 export function createServer(options: ServerOptions): SimulstreamServer {
+  checkOptionKeys<Exclude<keyof ServerOptions, (typeof SERVER_OPTION_KEYS)[number] | (typeof TRANSCRIBER_OPTION_KEYS)[number]>>(options, SERVER_OPTION_KEYS, 'createServer');
   const log = options.logger ?? silentLogger;
   const host = options.host ?? DEFAULTS.host;
   const port = options.port ?? DEFAULTS.port;

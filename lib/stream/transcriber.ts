@@ -3,6 +3,8 @@ import type { Transform, TransformCallback } from 'node:stream';
 import chain from 'stream-chain';
 import { DEFAULTS } from '../defaults.js';
 import { AlignAttSession, type AlignAttOptions } from '../decode/align-att.js';
+import { ALIGN_ATT_OPTION_KEYS } from '../decode/align-att-options.js';
+import { checkOptionKeys, type MissingKeys } from '../util/option-keys.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { AlignAttDecoder, type EmittedUpdate } from './align-att-decoder.js';
 import { ChunkBuffer, type Chunking } from './chunk-buffer.js';
@@ -39,6 +41,11 @@ export interface TranscriberOptions extends AlignAttOptions {
   readonly onUpdate?: (update: EmittedUpdate) => void;
 }
 
+/** Every key of {@link TranscriberOptions}, at run time. */
+export const TRANSCRIBER_OPTION_KEYS = [
+  ...ALIGN_ATT_OPTION_KEYS, 'model', 'minChunkSize', 'objectMode', 'vad', 'vadOptions', 'catchUp', 'finalPass', 'chunking', 'onUpdate',
+] as const satisfies readonly (keyof TranscriberOptions)[];
+
 /** A transcriber: raw s16le 16 kHz mono bytes in, lines (or segments) out. */
 export type Transcriber = Duplex & { readonly session: AlignAttSession };
 
@@ -52,6 +59,7 @@ export type Transcriber = Duplex & { readonly session: AlignAttSession };
  * ```
  */
 export function transcriber(options: TranscriberOptions): Transcriber {
+  checkOptionKeys<MissingKeys<TranscriberOptions, typeof TRANSCRIBER_OPTION_KEYS>>(options, TRANSCRIBER_OPTION_KEYS, 'transcriber');
   const session = new AlignAttSession(options.model, options);
   const stages: Transform[] = [
     new PcmValidator(),
