@@ -28,6 +28,10 @@ export const ErrorCodes = {
   ERR_CLIENT_GONE: 'the client disconnected in the middle of its stream',
   ERR_OUTPUT_STALLED: 'the client did not read its output',
   ERR_CALL_NOT_TRANSCRIBED: 'a call could not be transcribed',
+  ERR_AUDIO_INPUT: 'the audio input cannot be opened or read',
+  ERR_AUDIO_EMPTY: 'the audio input holds no samples',
+  ERR_FFMPEG_MISSING: 'this audio format needs ffmpeg, which is not on the PATH',
+  ERR_FFMPEG: 'ffmpeg could not decode the audio',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
