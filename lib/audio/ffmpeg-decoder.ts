@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { SimulstreamError } from '../errors.js';
@@ -31,7 +31,7 @@ export interface FfmpegDecodeOptions {
  * stream with `ERR_FFMPEG` and ffmpeg's last error line; destroying the stream (a failed
  * pipeline) kills ffmpeg.
  */
-export function ffmpegDecode(o: FfmpegDecodeOptions): Readable {
+export function ffmpegDecode(o: FfmpegDecodeOptions): Readable & { readonly ffmpeg: ChildProcess } {
   const out = new PassThrough();
   const fromStdin = typeof o.input !== 'string';
   const child = spawn(o.ffmpeg, ffmpegArgs(fromStdin ? 'pipe:0' : (o.input as string)), { stdio: [fromStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
@@ -66,5 +66,5 @@ export function ffmpegDecode(o: FfmpegDecodeOptions): Readable {
   out.once('close', () => {
     if (!exited) child.kill('SIGKILL');
   });
-  return out;
+  return Object.assign(out, { ffmpeg: child });
 }
