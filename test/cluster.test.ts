@@ -24,6 +24,7 @@ const SERVERS = 3;
 const CALLS = 9;
 const CHUNK = 1.2;
 const LANGUAGE = 'fr';
+const TOKEN = 'cluster-test-token';
 
 interface ServeProcess {
   readonly child: ChildProcess;
@@ -74,7 +75,8 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
           '--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--max-streams', '3',
           '--log-format', 'json', '--log-level', 'INFO',
         ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
+        // a token protects each server's page: HAProxy's /readyz check must not need it
+        { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIMULSTREAM_HTTP_TOKEN: TOKEN } },
       );
       children.push(child);
       const s: ServeProcess = { child, port, httpPort, log: '' };
@@ -83,6 +85,7 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
     }
     for (const s of servers) {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${s.httpPort}/readyz`).catch(() => null))?.status === 200, 60_000, `server ${s.port} ready\n${s.log}`);
+      assert.equal((await fetch(`http://127.0.0.1:${s.httpPort}/api/calls`)).status, 401, 'the page needs the token');
     }
     bindPort = await freePort();
     statsPort = await freePort();
