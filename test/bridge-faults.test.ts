@@ -19,6 +19,7 @@ import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { createLogger } from '../lib/server/logger.js';
 import { createServer, type SimulstreamServer } from '../lib/server/server.js';
 import { waitFor } from './helpers/clients.js';
+import { watchOutput } from './helpers/cli.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { lineText, linesFrom } from './helpers/resumed-call.js';
@@ -306,23 +307,6 @@ describe('the bridge against failing peers', () => {
   });
 });
 
-/** Resolves when the stream's text so far matches `re` (an event, not a poll). */
-function whenOutput(stream: NodeJS.ReadableStream, re: RegExp, what: string): Promise<string> & { text: () => string } {
-  let text = '';
-  const p = new Promise<string>((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      text += d.toString();
-      if (re.test(text)) {
-        stream.off('data', onData);
-        resolve(text);
-      }
-    };
-    stream.on('data', onData);
-    stream.once('end', () => reject(new Error(`the output ended before ${what}:\n${text}`)));
-  });
-  return Object.assign(p, { text: () => text });
-}
-
 describe('bridge --auto start-up', () => {
   const bridgeArgs = (port: number, dir: string): string[] => [
     path.join(ROOT, 'bin', 'simulstream.js'), 'bridge', '--auto', '--esl-port', String(port), '--server', '127.0.0.1:9', '--out-dir', dir, '--record-dir', dir,
@@ -339,10 +323,11 @@ describe('bridge --auto start-up', () => {
     const child = spawn(process.execPath, bridgeArgs(port, dir), { env: { ...process.env, SIMULSTREAM_ESL_PASSWORD: 'not-ClueCon' }, stdio: ['ignore', 'ignore', 'pipe'] });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     const fs2 = new FakeFreeswitch('not-ClueCon');
+    const log = watchOutput(child.stderr!);
     try {
-      await whenOutput(child.stderr!, /WARNING \| FreeSWITCH is not up yet \(cannot reach FreeSWITCH's event socket at 127\.0\.0\.1:\d+: connect ECONNREFUSED[^)]*\); retrying in [\d.]+ s/u, 'a retry');
+      await log.until(/WARNING \| FreeSWITCH is not up yet \(cannot reach FreeSWITCH's event socket at 127\.0\.0\.1:\d+: connect ECONNREFUSED[^)]*\); retrying in [\d.]+ s/u, 'a retry');
       await fs2.start(port);
-      await whenOutput(child.stderr!, /INFO \| connected to FreeSWITCH at 127\.0\.0\.1:\d+; recognizer/u, 'the login');
+      await log.until(/INFO \| connected to FreeSWITCH at 127\.0\.0\.1:\d+; recognizer/u, 'the login');
       assert.ok(fs2.commands.some((c) => c.startsWith('event plain')), 'subscribed to events');
       assert.doesNotMatch(fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8'), /not-ClueCon/u);
     } finally {
@@ -356,8 +341,8 @@ describe('bridge --auto start-up', () => {
     const dir = tempDir();
     const child = spawn(process.execPath, bridgeArgs(9, dir), { stdio: ['ignore', 'ignore', 'pipe'] });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const out = whenOutput(child.stderr!, /FreeSWITCH is not up yet/u, 'a retry');
-    await out;
+    const out = watchOutput(child.stderr!);
+    await out.until(/FreeSWITCH is not up yet/u, 'a retry');
     child.kill('SIGTERM');
     assert.equal(await exited, 0, out.text());
     const fs2 = new FakeFreeswitch('other');

@@ -11,7 +11,7 @@ import type { Readiness } from '../metrics/health-routes.js';
 import { LOG_LEVELS, type LogLevel } from '../server/logger.js';
 import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { intArg } from './options.js';
-import { opsHttpServer } from './ops-http.js';
+import { opsPorts } from './ops-http.js';
 import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import { checkModelOptions, modelByName } from './models.js';
@@ -49,7 +49,8 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     .option('--test', 'place a call with originate to --test-destination and transcribe it')
     .option('--test-destination <dial>', 'with --test: what to originate to (e.g. loopback/9196)')
     .option('--http-port <n>', 'serve the live page, /healthz, /readyz and /metrics (Prometheus) on this port (0: any free port; default: off)', intArg(0, 65535))
-    .option('--http-host <host>', 'with --http-port: the address to bind', '127.0.0.1')
+    .option('--metrics-port <n>', 'serve /healthz, /readyz and /metrics only (no page, no token needed) on this port of --http-host', intArg(0, 65535))
+    .option('--http-host <host>', 'with --http-port or --metrics-port: the address to bind', '127.0.0.1')
     .addOption(
       new Option('--http-token <token>', 'with --http-port: the live page and its transcript APIs need it, as "Authorization: Bearer TOKEN" or ?token=TOKEN (required when --http-host is not loopback; /healthz, /readyz, /metrics never need it)').env('SIMULSTREAM_HTTP_TOKEN'),
     )
@@ -65,6 +66,7 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     if (o.embedded && !o.model && !o.model_path) throw new InvalidOptionError('--embedded', 'needs --model NAME or --model_path FILE');
     checkModelOptions(o.embedded && o.model !== undefined ? { model: o.model as string } : {});
     if (o.httpPort !== undefined) requireTokenBeyondLoopback(o.httpHost as string, o.httpToken as string | undefined, HTTP_FLAGS);
+    const ops = o.httpPort !== undefined || o.metricsPort !== undefined;
     const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'bridge');
     const esl = { host: o.eslHost as string, port: o.eslPort as number, password: o.eslPassword as string };
 
@@ -82,7 +84,7 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
         if (!(await testConnection(esl, recognizer, io))) throw new SimulstreamError('ERR_ESL_CONNECT', 'the connection test failed (see above)');
         return;
       }
-      const metrics = o.httpPort === undefined ? undefined : new BridgeMetrics({ version: packageVersion() });
+      const metrics = !ops ? undefined : new BridgeMetrics({ version: packageVersion() });
       const monitor = o.httpPort === undefined ? undefined : createCallMonitor({ outDir: o.outDir as string });
       const bridge = createBridge({
         ...esl,
@@ -102,19 +104,19 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
       const readiness = (): Readiness =>
         bridge.esl.connected ? { ready: true } : { ready: false, reason: `not connected to FreeSWITCH at ${esl.host}:${esl.port}` };
       // the HTTP port: health, metrics, the live page
-      const http =
-        metrics && monitor
-          ? opsHttpServer({
-              host: o.httpHost as string,
-              port: o.httpPort as number,
-              token: o.httpToken as string | undefined,
-              readiness,
-              registry: metrics.registry,
-              page: monitor.handler,
-              logger: log,
-              flags: HTTP_FLAGS,
-            })
-          : undefined;
+      const http = metrics
+        ? opsPorts({
+            host: o.httpHost as string,
+            httpPort: o.httpPort as number | undefined,
+            metricsPort: o.metricsPort as number | undefined,
+            token: o.httpToken as string | undefined,
+            readiness,
+            registry: metrics.registry,
+            page: monitor?.handler ?? (() => false),
+            logger: log,
+            flags: HTTP_FLAGS,
+          })
+        : undefined;
       await http?.listen();
       // --auto is a service: SIGINT/SIGTERM end it, also while it waits for FreeSWITCH to come up
       let stopped: string | undefined;

@@ -20,7 +20,7 @@ import { checkModelOptions, mirrorOption, modelByName } from './models.js';
 import { requireTokenBeyondLoopback } from '../http/http-server.js';
 import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { floatArg, intArg } from './options.js';
-import { opsHttpServer } from './ops-http.js';
+import { opsPorts } from './ops-http.js';
 import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import type { CliIo } from './transcribe.js';
@@ -50,10 +50,12 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .option('--max-connections <n>', 'most simultaneous clients; more are refused', intArg(1, 10000), DEFAULTS.maxConnections)
     .option('--max-streams <n>', 'the capacity: /readyz answers 503 from this many open streams on (default: --max-connections)', intArg(1, 10000))
     .option('--http-port <n>', 'serve /healthz, /readyz, /metrics (Prometheus) and the live page on this port of --host (0: any free port; default: off)', intArg(0, 65535))
+    .option('--metrics-port <n>', 'serve /healthz, /readyz and /metrics only (no page, no token needed) on this port of --host: for load balancers and scrapers', intArg(0, 65535))
     .addOption(
       new Option('--http-token <token>', 'with --http-port: the live page and its transcript APIs need it, as "Authorization: Bearer TOKEN" or ?token=TOKEN (required when --host is not loopback; /healthz, /readyz, /metrics never need it)').env('SIMULSTREAM_HTTP_TOKEN'),
     )
     .option('--idle-timeout <s>', 'finish and close a client silent this long (0: never)', floatArg(0), DEFAULTS.idleTimeout)
+    .option('--drain-timeout <s>', 'on SIGTERM/SIGINT: seconds open streams may go on (no new ones, /readyz 503) before their final pass is forced', floatArg(0), DEFAULTS.drainTimeout)
     .option('--final-pass', 'at the end of a stream, decode what is left with a frame threshold of 4 (default; SimulStreaming\'s server drops it)')
     .option('--no-final-pass', 'no final pass: the last chunk is an ordinary iteration')
     .option('--catch-up', 'a real-time client that fell behind has its waiting chunks decoded as one iteration (default; SimulStreaming: one per chunk)')
@@ -67,6 +69,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
     const policy = policyOptions(o, given);
     checkModelOptions({ ...(o.model !== undefined ? { model: o.model as string } : {}), ...(o.mirror !== undefined ? { mirror: o.mirror as string } : {}) });
     if (o.httpPort !== undefined) requireTokenBeyondLoopback(o.host as string, o.httpToken as string | undefined, HTTP_FLAGS);
+    const ops = o.httpPort !== undefined || o.metricsPort !== undefined;
     if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
       throw new SimulstreamError('ERR_WARMUP_FILE', `--warmup-file: ${o.warmupFile as string}: no such file (the warm up file is not available)`);
     }
@@ -74,7 +77,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
     const serverDifference = (key: string): boolean => (given(key) ? o[key] !== false : policy.compat !== 'simulstreaming');
     const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'whisper_server');
     const maxStreams = (o.maxStreams as number | undefined) ?? (o.maxConnections as number);
-    const metrics = o.httpPort === undefined ? undefined : new ServerMetrics({ version: packageVersion(), maxStreams });
+    const metrics = !ops ? undefined : new ServerMetrics({ version: packageVersion(), maxStreams });
     const monitor = o.httpPort === undefined ? undefined : createCallMonitor();
     let server: SimulstreamServer | undefined;
     let closing = false;
@@ -84,21 +87,21 @@ export function serveCommand(io: CliIo, signals = true): Command {
       if (server.connections >= maxStreams) return { ready: false, reason: `${server.connections} streams open, capacity ${maxStreams}` };
       return { ready: true };
     };
-    // the HTTP port: health, metrics, the live page;
+    // the HTTP ports: health, metrics, the live page;
     // up before the model loads, so that /healthz answers during a long load
-    const http =
-      metrics && monitor
-        ? opsHttpServer({
-            host: o.host as string,
-            port: o.httpPort as number,
-            token: o.httpToken as string | undefined,
-            readiness,
-            registry: metrics.registry,
-            page: monitor.handler,
-            logger: log,
-            flags: HTTP_FLAGS,
-          })
-        : undefined;
+    const http = metrics
+      ? opsPorts({
+          host: o.host as string,
+          httpPort: o.httpPort as number | undefined,
+          metricsPort: o.metricsPort as number | undefined,
+          token: o.httpToken as string | undefined,
+          readiness,
+          registry: metrics.registry,
+          page: monitor?.handler ?? (() => false),
+          logger: log,
+          flags: HTTP_FLAGS,
+        })
+      : undefined;
     await http?.listen();
     try {
       // everything that can fail is checked before listening: exit code 2 and one line, never per connection
@@ -166,16 +169,30 @@ export function serveCommand(io: CliIo, signals = true): Command {
         await Promise.all([lm.release(), vad?.release()]);
         throw err;
       }
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string): void => {
+      // SIGTERM/SIGINT: drain (no new streams, /readyz 503, open ones go on until their clients end
+      // them or --drain-timeout passes, then their final pass); a second signal ends them now
+      const drainTimeout = o.drainTimeout as number;
+      const close = srv.close as (options?: { readonly drainTimeout?: number }) => Promise<void>;
+      const onSignal: ((sig: NodeJS.Signals) => void)[] = [];
+      await new Promise<void>((resolve, reject) => {
+        let signalled = 0;
+        const stop = (sig: NodeJS.Signals): void => {
           closing = true;
-          log.info(`${sig}: finishing ${srv.connections} open stream(s)`);
-          void srv.close().then(resolve);
+          if (signalled++ === 0) {
+            log.info(`${sig}: no new streams; ${srv.connections} open stream(s) may go on for up to ${drainTimeout} s (--drain-timeout), then their final pass`);
+            close({ drainTimeout }).then(resolve, reject);
+          } else {
+            log.info(`${sig} again: finishing ${srv.connections} open stream(s) now`);
+            close({ drainTimeout: 0 }).catch(reject);
+          }
         };
         if (signals) {
-          process.once('SIGINT', () => stop('SIGINT'));
-          process.once('SIGTERM', () => stop('SIGTERM'));
+          onSignal.push(stop);
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
         }
+      }).finally(() => {
+        for (const f of onSignal) process.off('SIGINT', f).off('SIGTERM', f);
       });
       await Promise.all([lm.release(), vad?.release()]);
     } finally {

@@ -40,3 +40,38 @@ export function runShell(script: string, env: NodeJS.ProcessEnv = process.env): 
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/**
+ * Everything a stream writes, kept as it arrives; `until(re)` resolves once the text so far matches
+ * (an event, not a poll), rejects when the stream ends first.
+ */
+export function watchOutput(stream: NodeJS.ReadableStream): { text: () => string; until: (re: RegExp, what: string) => Promise<string> } {
+  let text = '';
+  let ended = false;
+  const waiting = new Set<() => void>();
+  stream.on('data', (d: Buffer) => {
+    text += d.toString();
+    for (const w of [...waiting]) w();
+  });
+  stream.once('end', () => {
+    ended = true;
+    for (const w of [...waiting]) w();
+  });
+  return {
+    text: () => text,
+    until: (re, what) =>
+      new Promise<string>((resolve, reject) => {
+        const check = (): void => {
+          if (re.test(text)) {
+            waiting.delete(check);
+            resolve(text);
+          } else if (ended) {
+            waiting.delete(check);
+            reject(new Error(`the output ended before ${what}:\n${text}`));
+          }
+        };
+        waiting.add(check);
+        check();
+      }),
+  };
+}
