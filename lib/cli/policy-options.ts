@@ -38,7 +38,7 @@ export function addPolicyOptions(cmd: Command): Command {
 export function policyOptions(
   o: Record<string, unknown>,
   given: (key: string) => boolean = () => false,
-): AlignAttOptions & { minChunkSize: number; compat?: 'simulstreaming' } {
+): AlignAttOptions & { minChunkSize: number } {
   const language = languageCode(String(o.language));
   if (language === undefined) throw new SimulstreamError('ERR_UNKNOWN_LANGUAGE', unknownLanguageMessage(String(o.language)));
   const beams = o.beams as number;
@@ -71,6 +71,5 @@ export function policyOptions(
     repetitionGuard: difference('repetitionGuard', DEFAULTS.repetitionGuard, false),
     maxTokensPerSecond: difference('maxTokensPerSecond', DEFAULTS.maxTokensPerSecond, 0),
     suppressTimestamps: difference('suppressTimestamps', DEFAULTS.suppressTimestamps, false),
-    ...(compat ? { compat: 'simulstreaming' as const } : {}),
   };
 }

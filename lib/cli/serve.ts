@@ -74,7 +74,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
       throw new SimulstreamError('ERR_WARMUP_FILE', `--warmup-file: ${o.warmupFile as string}: no such file (the warm up file is not available)`);
     }
     // our differences from SimulStreaming's server: on, unless turned off or --compat simulstreaming
-    const serverDifference = (key: string): boolean => (given(key) ? o[key] !== false : policy.compat !== 'simulstreaming');
+    const serverDifference = (key: string): boolean => (given(key) ? o[key] !== false : o.compat !== 'simulstreaming');
     const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'whisper_server');
     const maxStreams = (o.maxStreams as number | undefined) ?? (o.maxConnections as number);
     const metrics = !ops ? undefined : new ServerMetrics({ version: packageVersion(), maxStreams });
@@ -172,7 +172,6 @@ export function serveCommand(io: CliIo, signals = true): Command {
       // SIGTERM/SIGINT: drain (no new streams, /readyz 503, open ones go on until their clients end
       // them or --drain-timeout passes, then their final pass); a second signal ends them now
       const drainTimeout = o.drainTimeout as number;
-      const close = srv.close as (options?: { readonly drainTimeout?: number }) => Promise<void>;
       const onSignal: ((sig: NodeJS.Signals) => void)[] = [];
       await new Promise<void>((resolve, reject) => {
         let signalled = 0;
@@ -180,10 +179,10 @@ export function serveCommand(io: CliIo, signals = true): Command {
           closing = true;
           if (signalled++ === 0) {
             log.info(`${sig}: no new streams; ${srv.connections} open stream(s) may go on for up to ${drainTimeout} s (--drain-timeout), then their final pass`);
-            close({ drainTimeout }).then(resolve, reject);
+            srv.close({ drainTimeout }).then(resolve, reject);
           } else {
             log.info(`${sig} again: finishing ${srv.connections} open stream(s) now`);
-            close({ drainTimeout: 0 }).catch(reject);
+            srv.close({ drainTimeout: 0 }).catch(reject);
           }
         };
         if (signals) {

@@ -40,6 +40,13 @@ export interface AlignAttOptions {
   readonly clock?: () => number;
 }
 
+/** Every key of {@link AlignAttOptions}, at run time. */
+export const ALIGN_ATT_OPTION_KEYS = [
+  'language', 'task', 'beams', 'frameThreshold', 'finalFrameThreshold', 'rewindThreshold', 'audioMaxLen', 'audioMinLen',
+  'neverFire', 'initPrompt', 'staticInitPrompt', 'maxContextTokens', 'repetitionGuard', 'maxTokensPerSecond',
+  'suppressTimestamps', 'scheduler', 'clock',
+] as const satisfies readonly (keyof AlignAttOptions)[];
+
 /** The options with every default filled in, checked against the model. */
 export interface ResolvedAlignAttOptions {
   readonly language: string;

@@ -42,6 +42,7 @@ export interface EvalReport {
 
 /** Transcribes every file of a manifest and scores it (WER per language, lag when streaming). */
 export async function evaluate(lm: LoadedModel, entries: readonly ManifestEntry[], opts: EvalOptions): Promise<EvalReport> {
+  const { mode: _mode, onResult: _onResult, ...policy } = opts;
   const results: FileResult[] = [];
   for (const [i, e] of entries.entries()) {
     const samples = readAudioFile(e.audio).samples;
@@ -51,7 +52,7 @@ export async function evaluate(lm: LoadedModel, entries: readonly ManifestEntry[
     if (opts.mode === 'offline') {
       hypothesis = (await transcribeOffline(lm, samples, { language: e.language, ...(opts.beams ? { beams: opts.beams } : {}) })).text;
     } else {
-      const segs = await streamPcm(floatToS16le(samples), { ...opts, model: lm, language: e.language });
+      const segs = await streamPcm(floatToS16le(samples), { ...policy, model: lm, language: e.language });
       hypothesis = segs.map((s) => s.text).join('');
       lags = wordLags(segs);
     }
