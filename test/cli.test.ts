@@ -127,6 +127,16 @@ describe('simulstream on the command line', () => {
     assert.match(debug.stderr, /^simulstream: ENOTDIR[^\n]*\nError: ENOTDIR[^\n]*\n\s+at /u);
   });
 
+  it('--device cuda without CUDA: one warning line, no ONNX Runtime error block, no escape codes; then the CPU', async () => {
+    const args = toyModelArgs().map((a) => `'${a}'`).join(' ');
+    const r = await runShell(`$SIMULSTREAM transcribe ${FR} ${args} --language fr --device cuda`, { ...process.env, NO_COLOR: '1' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.length > 0, 'transcribed on the CPU');
+    assert.doesNotMatch(r.stderr, /\x1b\[|onnxruntime:|provider_bridge/u);
+    assert.equal(r.stderr.split('\n').filter((l) => /CUDA/u.test(l)).length, 1, r.stderr);
+    assert.match(r.stderr, /^CUDA is not available \(.+\); running on the CPU$/mu);
+  });
+
   it('a closed stdout (| head, | true) ends quietly with exit 0', async () => {
     for (const cmd of ['$SIMULSTREAM models list', '$SIMULSTREAM languages', `$SIMULSTREAM transcribe ${FR} ${toyModelArgs().map((a) => `'${a}'`).join(' ')} --language fr --min-chunk-size 0.3`]) {
       for (const reader of ['head -1 >/dev/null', 'true']) {
