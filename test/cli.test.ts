@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { editDistance, nearest } from '../lib/util/nearest.js';
 import { languageCode, suggestLanguage } from '../lib/text/languages.js';
@@ -68,6 +69,7 @@ describe('simulstream on the command line', () => {
       [['transcribe', FR, '--model', 'smal'], /--model: unknown model "smal"; did you mean "small"\?/u],
       [['transcribe', FR, ...NO_MODEL, '--offline', '--json'], /--json: .*with --offline use --output-format json/u],
       [['transcribe', FR, ...NO_MODEL, '--output-format', 'all'], /--output-format: all writes one file per format: give --output-dir DIR/u],
+      [['transcribe', FR, ...NO_MODEL, '--alignment_heads', '1-2'], /--alignment_heads: "1-2" is not "layer,head"/u],
       [['transcribe', FR, ...NO_MODEL, '--output-format', 'docx'], /argument 'docx' is invalid. Allowed choices are lines, txt, json, srt, vtt, all/u],
       [['serve', ...NO_MODEL, '--language', 'xx'], /unknown language "xx".* \(see simulstream serve --help\)$/u],
       [['serve', ...NO_MODEL, '--port', 'abc'], /option '--port <n>' argument 'abc' is invalid/u],
@@ -116,6 +118,11 @@ describe('simulstream on the command line', () => {
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
       oneLine(r, message);
     }
+    // stdin that is a terminal is not audio
+    const tty = Object.assign(Readable.from([]), { isTTY: true });
+    const onTty = await runCli(['transcribe', '-', ...NO_MODEL], { stdin: tty });
+    assert.equal(onTty.code, 1);
+    oneLine(onTty, /stdin is a terminal, not audio: pipe audio into it/u);
     // an error that is not ours (the output directory cannot be made): one line too
     fs.writeFileSync(path.join(dir, 'a-file'), '');
     const args = ['transcribe', FR, ...toyModelArgs(), '--language', 'fr', '--output-format', 'txt', '--output-dir', path.join(dir, 'a-file', 'sub')];

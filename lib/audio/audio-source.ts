@@ -54,7 +54,11 @@ const RAW_EXTENSIONS = new Set(['.raw', '.pcm', '.s16', '.s16le', '.sln', '.sln1
 export async function openAudio(input: string, opts: OpenAudioOptions = {}): Promise<AudioInput> {
   const format = opts.format ?? 'auto';
   const name = input === '-' ? 'stdin' : input;
-  const opened = input === '-' ? (opts.stdin ?? process.stdin) : await openFile(input);
+  const stdin = opts.stdin ?? process.stdin;
+  if (input === '-' && (stdin as { isTTY?: boolean }).isTTY) {
+    throw new SimulstreamError('ERR_AUDIO_INPUT', 'stdin is a terminal, not audio: pipe audio into it (e.g. arecord -f S16_LE -r 16000 -c 1 -t raw | simulstream transcribe - …)');
+  }
+  const opened = input === '-' ? stdin : await openFile(input);
   let head: Buffer;
   let source: Readable;
   try {

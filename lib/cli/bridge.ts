@@ -64,7 +64,7 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     // every usage error before anything starts (a model load, a connection)
     const policy = policyOptions(o);
     if (o.embedded && !o.model && !o.model_path) throw new InvalidOptionError('--embedded', 'needs --model NAME or --model_path FILE');
-    checkModelOptions(o.embedded && o.model !== undefined ? { model: o.model as string } : {});
+    checkModelOptions({ ...(o.embedded && o.model !== undefined ? { model: o.model as string } : {}), alignment_heads: o.alignment_heads });
     if (o.httpPort !== undefined) requireTokenBeyondLoopback(o.httpHost as string, o.httpToken as string | undefined, HTTP_FLAGS);
     const ops = o.httpPort !== undefined || o.metricsPort !== undefined;
     const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'bridge');

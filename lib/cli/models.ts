@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { InvalidOptionError } from '../errors.js';
+import { parseAlignmentHeads } from '../model/alignment-heads.js';
 import { catalogModel } from '../model/catalog.js';
 import { progressPrinter } from '../model/download.js';
 import { defaultModelsDir, loadModel } from '../model/load-model.js';
@@ -31,8 +32,9 @@ export async function resolveModel(
   });
 }
 
-/** `--model NAME`'s checks, before anything is loaded: a known name, a usable `--mirror`. */
-export function checkModelOptions(o: { model?: string; mirror?: string }): void {
+/** The model flags' checks, before anything is loaded: a known `--model` name, a usable `--mirror`, `--alignment_heads` that parse. */
+export function checkModelOptions(o: { model?: string; mirror?: string; alignment_heads?: unknown }): void {
+  if (typeof o.alignment_heads === 'string') parseAlignmentHeads(o.alignment_heads); // the syntax; the model checks the range
   if (o.model !== undefined) {
     try {
       catalogModel(o.model);
@@ -97,7 +99,7 @@ export function modelsCommand(io: CliIo): Command {
     .addOption(formatOption())
     .addOption(mirrorOption())
     .action(async (model: string, o: Record<string, unknown>) => {
-      if (!fs.existsSync(model)) checkModelOptions({ model, ...(o.mirror !== undefined ? { mirror: o.mirror as string } : {}) });
+      checkModelOptions({ ...(fs.existsSync(model) ? {} : { model }), ...(o.mirror !== undefined ? { mirror: o.mirror as string } : {}), alignment_heads: o.alignment_heads });
       const file = await resolveModel(model, o, io);
       const lm = await loadModel({
         modelPath: file,

@@ -67,7 +67,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
     const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
     // every usage error before anything starts: exit 2, one line
     const policy = policyOptions(o, given);
-    checkModelOptions({ ...(o.model !== undefined ? { model: o.model as string } : {}), ...(o.mirror !== undefined ? { mirror: o.mirror as string } : {}) });
+    checkModelOptions({ ...(o.model !== undefined ? { model: o.model as string } : {}), ...(o.mirror !== undefined ? { mirror: o.mirror as string } : {}), alignment_heads: o.alignment_heads });
     if (o.httpPort !== undefined) requireTokenBeyondLoopback(o.host as string, o.httpToken as string | undefined, HTTP_FLAGS);
     const ops = o.httpPort !== undefined || o.metricsPort !== undefined;
     if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {

@@ -75,7 +75,7 @@ export function transcribeCommand(io: CliIo): Command {
     const formats = outputFormats(o);
     if (o.model === undefined && o.model_path === undefined) throw new InvalidOptionError('--model', 'give --model NAME (a catalog model, e.g. small) or --model_path FILE');
     if (o.model !== undefined && o.model_path !== undefined) throw new InvalidOptionError('--model', 'give --model NAME or --model_path FILE, not both');
-    checkModelOptions({ ...(o.model !== undefined ? { model: o.model as string } : {}), ...(o.mirror !== undefined ? { mirror: o.mirror as string } : {}) });
+    checkModelOptions({ ...(o.model !== undefined ? { model: o.model as string } : {}), ...(o.mirror !== undefined ? { mirror: o.mirror as string } : {}), alignment_heads: o.alignment_heads });
     if (o.offline) for (const flag of ['vac', 'comp_unaware', 'report'] as const) if (o[flag]) throw new InvalidOptionError(`--${flag}`, 'streaming only: not with --offline');
     const env = io.env ?? process.env;
 
@@ -124,8 +124,9 @@ export function transcribeCommand(io: CliIo): Command {
       const started = performance.now();
       const segments: Segment[] = [];
       const report = tap<Segment>((s) => {
+        if (!o.report) return;
         segments.push(s);
-        if (o.report) io.stderr.write(`emitted at ${(s.emittedMs / 1000).toFixed(3)} s: ${s.words.length} words\n`);
+        io.stderr.write(`emitted at ${(s.emittedMs / 1000).toFixed(3)} s: ${s.words.length} words\n`);
       }, true);
       // the file's whole path: source → transcriber → sink, one pipeline (the first failure ends every stage)
       await pipeline([
