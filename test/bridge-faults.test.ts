@@ -328,13 +328,15 @@ describe('bridge --auto start-up', () => {
       await log.until(/WARNING \| FreeSWITCH is not up yet \(cannot reach FreeSWITCH's event socket at 127\.0\.0\.1:\d+: connect ECONNREFUSED[^)]*\); retrying in [\d.]+ s/u, 'a retry');
       await fs2.start(port);
       await log.until(/INFO \| connected to FreeSWITCH at 127\.0\.0\.1:\d+; recognizer/u, 'the login');
+      await log.until(/INFO \| transcribing every answered inbound call until SIGTERM or SIGINT/u, 'auto mode');
       assert.ok(fs2.commands.some((c) => c.startsWith('event plain')), 'subscribed to events');
       assert.doesNotMatch(fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8'), /not-ClueCon/u);
-    } finally {
       child.kill('SIGTERM');
+      assert.equal(await exited, 0, log.text());
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
       await fs2.stop();
     }
-    assert.equal(await exited, 0);
   });
 
   it('SIGTERM while it waits for FreeSWITCH: exit 0; a refused login at start is not retried (exit 1, one line)', async () => {

@@ -152,6 +152,7 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
           }
         } else {
           await bridge.auto();
+          log.info(`transcribing every answered ${o.direction === 'any' ? '' : `${o.direction as string} `}call until SIGTERM or SIGINT`);
           await stopping;
         }
         await bridge.close();
