@@ -14,7 +14,7 @@ const models: [string, (p: Precision) => Promise<LoadedModel>][] =
   arg > 0
     ? [[path.basename(process.argv[arg + 1]!), (precision) => loadModel({ modelPath: process.argv[arg + 1]!, cacheDir, precision })]]
     : [
-        ['toy', (precision) => loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir, precision })],
+        ['toy', (precision) => loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir, precision })],
         ['tiny (random weights)', (precision) => loadModel({ checkpoint: randomCheckpoint('tiny'), cacheDir, precision })],
       ];
 

@@ -39,7 +39,7 @@ interface RunResult {
 /** Speech for the replays: the toy held-out clips (or the bundled four), 0.5 s apart. */
 function speechPool(): Float32Array[] {
   const files = SHARED
-    ? readManifest(path.join(SHARED, 'toy-whisper/test/manifest.jsonl')).map((e) => e.audio).slice(0, 40)
+    ? readManifest(path.join(SHARED, 'toy-whisper-v3/test/manifest.jsonl')).map((e) => e.audio).slice(0, 40)
     : TOY_CLIPS.map((n) => path.join(TOY, `${n}.wav`));
   return files.map((f) => readAudioFile(f).samples);
 }
@@ -178,7 +178,7 @@ const program = new Command('bench:server')
     const threads = o.threads as number;
     const lm =
       o.model === 'toy'
-        ? await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir, threads })
+        ? await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir, threads })
         : o.model === 'tiny'
           ? await loadModel({ checkpoint: randomCheckpoint('tiny'), cacheDir, threads })
           : await loadModel({ modelPath: o.model as string, cacheDir, threads });

@@ -131,7 +131,7 @@ describe('Silero VAD and the voice activity gate (real telephone recordings)', (
   describe('with the toy model', () => {
     let lm: LoadedModel;
     before(async () => {
-      lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+      lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     });
     after(() => lm.release());
 
