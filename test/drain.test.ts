@@ -41,14 +41,14 @@ describe('serve drains on SIGTERM', () => {
   const samples = (b: Buffer): Int16Array => new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
 
   before(async () => {
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
   });
   after(() => lm.release());
 
   async function serve(extra: string[]): Promise<{ child: ChildProcess; port: number; metricsPort: number; log: ReturnType<typeof watchOutput>; exited: Promise<number | null> }> {
     const [port, metricsPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, [
-      path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'), '--alignment_heads', '1,2;1,3',
+      path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'),
       '--models-dir', testCacheDir(), '--language', OPTS.language, '--min-chunk-size', String(OPTS.minChunkSize), '--no-catch-up', '--threads', '1',
       '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', 'INFO', ...extra,
     ], { stdio: ['ignore', 'ignore', 'pipe'] });

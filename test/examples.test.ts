@@ -17,7 +17,6 @@ import { freePort, waitFor } from './helpers/tcp-client.js';
 const run = promisify(execFile);
 const EXAMPLES = path.join(ROOT, 'examples');
 const MODEL = path.join(TOY, 'ggml-toy.bin');
-const HEADS = '1,2;1,3';
 const LANGUAGE = 'fr';
 const CHUNK = 0.5;
 const WAV = path.join(TOY, 'fr-000.wav');
@@ -44,7 +43,7 @@ describe('examples/', () => {
     assert.equal(r.code, 0, r.stderr);
     expected = r.stdout;
     assert.ok(expected.split('\n').length > 2);
-    lm = await loadModel({ modelPath: MODEL, alignmentHeads: HEADS, cacheDir: testCacheDir() });
+    lm = await loadModel({ modelPath: MODEL, cacheDir: testCacheDir() });
     server = createServer({ model: lm, host: '127.0.0.1', port: 0, language: LANGUAGE, minChunkSize: CHUNK });
     port = (await server.listen()).port;
   });
@@ -60,12 +59,12 @@ describe('examples/', () => {
   });
 
   it('library-raw.mjs: fs.createReadStream(raw).pipe(transcriber())', async () => {
-    const { stdout } = await run(process.execPath, [path.join(EXAMPLES, 'library-raw.mjs'), MODEL, raw, LANGUAGE, HEADS], { env: ENV });
+    const { stdout } = await run(process.execPath, [path.join(EXAMPLES, 'library-raw.mjs'), MODEL, raw, LANGUAGE], { env: ENV });
     assert.equal(stdout, expected);
   });
 
   it('library-file.mjs: openAudio on a WAV file, one pipeline', async () => {
-    const { stdout } = await run(process.execPath, [path.join(EXAMPLES, 'library-file.mjs'), MODEL, WAV, LANGUAGE, HEADS], { env: ENV });
+    const { stdout } = await run(process.execPath, [path.join(EXAMPLES, 'library-file.mjs'), MODEL, WAV, LANGUAGE], { env: ENV });
     assert.equal(stdout, expected);
   });
 

@@ -144,7 +144,7 @@ describe('transcribe --output-format and --output-dir', () => {
 describe('file transcription is one pipeline', () => {
   let lm: LoadedModel;
   before(async () => {
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
   });
   after(() => lm.release());
 

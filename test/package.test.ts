@@ -61,7 +61,7 @@ describe('the npm package', { skip: HAS_NPM ? false : 'needs npm' }, () => {
     assert.equal(stdout, `${PKG.version}\n`);
     const httpPort = await freePort();
     const child = spawn(process.execPath, [
-      bin, 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'), '--alignment_heads', '1,2;1,3', '--models-dir', testCacheDir(),
+      bin, 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'), '--models-dir', testCacheDir(),
       '--host', '127.0.0.1', '--port', '0', '--http-port', String(httpPort), '--log-level', 'INFO',
     ], { cwd: tempDir(), stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
@@ -91,7 +91,7 @@ describe('the npm package', { skip: HAS_NPM ? false : 'needs npm' }, () => {
     const args = cmd.flatMap((a, i) => (a === 'small' && cmd[i - 1] === '--model' ? [] : a === '--model' ? ['--model_path', path.join(TOY, 'ggml-toy.bin')] : [a]));
     const swapped = args.map((a, i) => (args[i - 1] === '--port' ? String(port) : args[i - 1] === '--metrics-port' ? String(metricsPort) : a));
     assert.ok(swapped.includes('--metrics-port') && swapped.includes('0.0.0.0'), 'the image binds every address, with no token');
-    const child = spawn(process.execPath, [path.join(installed, entry[1]!), ...swapped, '--alignment_heads', '1,2;1,3', '--models-dir', testCacheDir()], {
+    const child = spawn(process.execPath, [path.join(installed, entry[1]!), ...swapped, '--models-dir', testCacheDir()], {
       cwd: installed,
       stdio: ['ignore', 'ignore', 'pipe'],
     });

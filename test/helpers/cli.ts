@@ -10,9 +10,9 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** The bundled toy model's flags (its alignment heads until the v3 model makes them the default). */
+/** The bundled toy model's flags (its alignment heads are the default for its shape). */
 export function toyModelArgs(): string[] {
-  return ['--model_path', path.join(TOY, 'ggml-toy.bin'), '--alignment_heads', '1,2;1,3', '--models-dir', testCacheDir()];
+  return ['--model_path', path.join(TOY, 'ggml-toy.bin'), '--models-dir', testCacheDir()];
 }
 
 /** Runs `simulstream ARGS` in this process, as the binary does (main's exit code, its one-line errors). */
