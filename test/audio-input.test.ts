@@ -253,7 +253,8 @@ describe('audio input: compressed formats', () => {
     await assert.rejects(decode(bad, { ffmpeg: FFMPEG }), isCode('ERR_FFMPEG', /bad\.mp3: ffmpeg failed \(exit code \d+\): .+/u));
     const r = await runCli(['transcribe', bad, ...toyModelArgs(), '--language', 'fr']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^simulstream: \S+bad\.mp3: ffmpeg failed[^\n]*\n$/u);
+    assert.match(r.stderr, /^simulstream: \S+bad\.mp3: ffmpeg failed[^\n]*\n$/mu);
+    assert.equal(r.stderr.match(/^simulstream: /gmu)?.length, 1);
     // a long input: destroy the stream after its first bytes; ffmpeg is killed, not left running
     const long = path.join(tempDir(), 'long.flac');
     assert.equal(spawnSync(FFMPEG!, ['-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=600', '-ar', '16000', long]).status, 0);
