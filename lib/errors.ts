@@ -59,6 +59,10 @@ export const ErrorCodes = {
   ERR_INVALID_STATE: 'a method was called when the stream cannot take it',
   /** An internal error (a bug): the message says where. */
   ERR_INTERNAL: 'an internal error (a bug): the message says where',
+  ERR_AUDIO_INPUT: 'the audio input cannot be opened or read',
+  ERR_AUDIO_EMPTY: 'the audio input holds no samples',
+  ERR_FFMPEG_MISSING: 'this audio format needs ffmpeg, which is not on the PATH',
+  ERR_FFMPEG: 'ffmpeg could not decode the audio',
 } as const;
 
 /** A stable error code: a key of {@link ErrorCodes}. */

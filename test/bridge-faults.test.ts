@@ -2,6 +2,7 @@
 // refused login, and a recognizer that dies mid-call (restarted, or one server of a list gone).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -17,6 +18,7 @@ import { SimulstreamError } from '../lib/errors.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { createLogger } from '../lib/server/logger.js';
 import { createServer, type SimulstreamServer } from '../lib/server/server.js';
+import { watchOutput } from './helpers/cli.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { clipsWer } from './helpers/peer.js';
@@ -353,5 +355,59 @@ describe('the bridge against failing peers', () => {
       ],
     );
     assert.equal(rec.sockets[1]!.bytesWritten, (81249 - 1400 * 16) * 2, 'the audio from 1400 ms on, once');
+  });
+});
+
+describe('bridge --auto start-up', () => {
+  const bridgeArgs = (port: number, dir: string): string[] => [
+    path.join(ROOT, 'bin', 'simulstream.js'), 'bridge', '--auto', '--esl-port', String(port), '--server', '127.0.0.1:9', '--out-dir', dir, '--record-dir', dir,
+  ];
+
+  it('waits for a FreeSWITCH that is not up yet and logs in with SIMULSTREAM_ESL_PASSWORD (not on its command line); SIGTERM exits 0', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const dir = tempDir();
+    const child = spawn(process.execPath, bridgeArgs(port, dir), { env: { ...process.env, SIMULSTREAM_ESL_PASSWORD: 'not-ClueCon' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const fs2 = new FakeFreeswitch('not-ClueCon');
+    const log = watchOutput(child.stderr!);
+    try {
+      await log.until(/WARNING \| FreeSWITCH is not up yet \(cannot reach FreeSWITCH's event socket at 127\.0\.0\.1:\d+: connect ECONNREFUSED[^)]*\); retrying in [\d.]+ s/u, 'a retry');
+      await fs2.start(port);
+      await log.until(/INFO \| connected to FreeSWITCH at 127\.0\.0\.1:\d+; recognizer/u, 'the login');
+      await log.until(/INFO \| transcribing every answered inbound call until SIGTERM or SIGINT/u, 'auto mode');
+      assert.ok(fs2.commands.some((c) => c.startsWith('event plain')), 'subscribed to events');
+      assert.doesNotMatch(fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8'), /not-ClueCon/u);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, log.text());
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await fs2.stop();
+    }
+  });
+
+  it('SIGTERM while it waits for FreeSWITCH: exit 0; a refused login at start is not retried (exit 1, one line)', async () => {
+    const dir = tempDir();
+    const child = spawn(process.execPath, bridgeArgs(9, dir), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const out = watchOutput(child.stderr!);
+    await out.until(/FreeSWITCH is not up yet/u, 'a retry');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, out.text());
+    const fs2 = new FakeFreeswitch('other');
+    await fs2.start();
+    try {
+      const denied = spawn(process.execPath, bridgeArgs(fs2.port, dir), { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      denied.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      assert.equal(await new Promise((r) => denied.once('exit', r)), 1);
+      assert.match(err, /^simulstream: FreeSWITCH at 127\.0\.0\.1:\d+ rejected the password \(-ERR invalid\)\n$/mu);
+    } finally {
+      await fs2.stop();
+    }
   });
 });

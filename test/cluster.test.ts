@@ -27,6 +27,7 @@ const CALLS = 9;
 const LANGUAGE = 'fr';
 const CLIPS = ['fr-000.wav', 'fr-001.wav'];
 const asLines = (stored: readonly StoredLine[]): string => stored.map((l) => formatLine(l.start_ms, l.end_ms, l.text)).join('');
+const TOKEN = 'cluster-test-token';
 
 interface ServeProcess {
   readonly child: ChildProcess;
@@ -73,7 +74,8 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
           '--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--max-streams', '3',
           '--log-format', 'json', '--log-level', 'INFO',
         ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
+        // a token protects each server's page: HAProxy's /readyz check must not need it
+        { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIMULSTREAM_HTTP_TOKEN: TOKEN } },
       );
       children.push(child);
       const s: ServeProcess = { child, port, httpPort, log: '' };
@@ -82,6 +84,7 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
     }
     for (const s of servers) {
       await until(async () => (await fetch(`http://127.0.0.1:${s.httpPort}/readyz`).catch(() => null))?.status === 200, `server ${s.port} ready`);
+      assert.equal((await fetch(`http://127.0.0.1:${s.httpPort}/api/calls`)).status, 401, 'the page needs the token');
     }
     bindPort = await freePort();
     statsPort = await freePort();

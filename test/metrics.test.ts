@@ -6,6 +6,8 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createBridge } from '../lib/bridge/bridge.js';
 import { buildCli } from '../lib/cli/main.js';
+import type { SimulstreamError } from '../lib/errors.js';
+import { isLoopback, requireTokenBeyondLoopback } from '../lib/http/http-server.js';
 import { tcpRecognizer } from '../lib/bridge/recognizer.js';
 import { readTranscript } from '../lib/bridge/transcript-store.js';
 import { createHttpServer, type HttpServer } from '../lib/http/http-server.js';
@@ -136,20 +138,34 @@ describe('server metrics (/metrics, /healthz, /readyz)', () => {
   });
 });
 
+describe('the HTTP port\'s rules', () => {
+  it('loopback addresses, and the token required beyond them', () => {
+    for (const h of ['localhost', '127.0.0.1', '127.3.2.1', '::1', '[::1]', '::ffff:127.0.0.1', 'LOCALHOST']) assert.equal(isLoopback(h), true, h);
+    for (const h of ['0.0.0.0', '::', '10.0.0.5', 'example.com', '128.0.0.1', '::ffff:10.0.0.1']) assert.equal(isLoopback(h), false, h);
+    const flags = { host: '--host', token: '--http-token' };
+    assert.doesNotThrow(() => requireTokenBeyondLoopback('127.0.0.1', undefined, flags));
+    assert.doesNotThrow(() => requireTokenBeyondLoopback('0.0.0.0', 'secret', flags));
+    assert.throws(() => requireTokenBeyondLoopback('0.0.0.0', undefined, flags), (e: SimulstreamError) => e.code === 'ERR_INVALID_OPTION' && /--http-token: the HTTP port on 0\.0\.0\.0/u.test(e.message));
+  });
+});
+
 describe('serve --http-port from the command line', () => {
-  it('health, readiness and metrics on the HTTP port; the configuration logged once, as JSON; SIGTERM exits 0', async () => {
+  it('health, readiness and metrics on the HTTP port, open without the token the page needs; the configuration logged once, as JSON; SIGTERM exits 0', async () => {
     const [port, httpPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, [
       path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'),
       '--models-dir', testCacheDir(), '--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort),
       '--max-streams', '2', '--threads', '1', '--log-format', 'json', '--log-level', 'INFO',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIMULSTREAM_HTTP_TOKEN: 'the-token' } });
     let log = '';
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       await until(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, `readiness\n${log}`);
       assert.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200);
+      // health checks and scrapers carry no token; the page and the transcripts need it
+      for (const p of ['/', '/api/calls', '/events', '/nope']) assert.equal((await fetch(`http://127.0.0.1:${httpPort}${p}`)).status, 401, p);
+      assert.equal((await fetch(`http://127.0.0.1:${httpPort}/api/calls`, { headers: { authorization: 'Bearer the-token' } })).status, 200);
       const text = await scrape(httpPort);
       assert.equal(metric(text, 'simulstream_streams_capacity'), 2);
       assert.equal(metric(text, 'simulstream_model_info', { device: 'cpu', threads: '1', quantization: 'none' }), 1);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { InternalError, SimulstreamError } from '../errors.js';
-import { LANGUAGES } from './languages.js';
+import { LANGUAGES, unknownLanguageMessage } from './languages.js';
 
 /** GPT-2 / Whisper pre-tokenisation pattern (tiktoken's pat_str). */
 const PIECES = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -80,7 +80,7 @@ export class Tokenizer {
   /** The `<|xx|>` token of a language code. */
   languageToken(code: string): number {
     const i = this.languages.indexOf(code);
-    if (i < 0) throw new SimulstreamError('ERR_UNKNOWN_LANGUAGE', `unknown language "${code}"; known: ${this.languages.join(', ')}`);
+    if (i < 0) throw new SimulstreamError('ERR_UNKNOWN_LANGUAGE', unknownLanguageMessage(code, this.languages));
     return this.special.sot + 1 + i;
   }
 
