@@ -57,7 +57,7 @@ async function optionsFor(flags: readonly string[], vad: () => Promise<SileroVad
   cmd.parse([...flags], { from: 'user' });
   const o = cmd.opts();
   const policy = policyOptions(o, (key) => cmd.getOptionValueSource(key) === 'cli');
-  const { compat: _c, language, ...align } = policy;
+  const { language, ...align } = policy;
   const options: EvalOptions = {
     ...align,
     mode: 'streaming',

@@ -18,7 +18,7 @@ import { randomCheckpoint } from '../lib/model/random-checkpoint.js';
 import { createServer, type ClientInfo } from '../lib/server/server.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
 import { transcriber, type Transcriber } from '../lib/stream/transcriber.js';
-import { floatToS16le } from '../lib/stream/run-transcriber.js';
+import { floatToS16le } from '../lib/audio/pcm.js';
 import { SHARED, TOY, TOY_CLIPS, tempDir } from '../test/helpers/fixtures.js';
 
 interface RunResult {

@@ -11,7 +11,8 @@ import { readManifest } from '../lib/eval/manifest.js';
 import { werCounts } from '../lib/eval/wer.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { repetitionStart } from '../lib/policy/repetition.js';
-import { floatToS16le, streamPcm } from '../lib/stream/run-transcriber.js';
+import { floatToS16le } from '../lib/audio/pcm.js';
+import { streamPcm } from '../lib/stream/run-transcriber.js';
 import { transcriber } from '../lib/stream/transcriber.js';
 import { FIXTURES, ROOT, SHARED, SKIP_NO_SHARED, SKIP_SLOW, TOY, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
 
