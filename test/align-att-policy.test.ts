@@ -66,7 +66,8 @@ describe('AlignAtt policy (scripted decoder, hand-made attention)', () => {
     // the first token follows <|notimestamps|>: a jump back there is not a rewind
     const fake2 = new FakeModel(script([a!, b!], [20, 100]));
     const s2 = new AlignAttSession(fake2.asLoadedModel(), { language: 'fr' });
-    await s2.process(audio(6)); // last attended frame 100
+    const u2 = await s2.process(audio(6));
+    assert.deepEqual([u2.stop, u2.tokens], ['eot', [a, b]], 'forward attention: both tokens kept');
     const fake3 = new FakeModel(script([a!], [20]));
     const s3 = new AlignAttSession(fake3.asLoadedModel(), { language: 'fr', rewindThreshold: 10 });
     const u3 = await s3.process(audio(6));

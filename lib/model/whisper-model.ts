@@ -83,6 +83,9 @@ export class WhisperModel {
     };
     try {
       if (opts.device === 'cuda') {
+        // ONNX Runtime's own logger prints a failed CUDA start (in colour, once per session) before
+        // we can say it once: its process-wide level is read when the first session is created
+        ort.env.logLevel = 'fatal';
         try {
           return await start('cuda');
         } catch (err) {

@@ -61,6 +61,7 @@ export class LineEncoder extends Transform {
     this.onLine = opts.onLine;
   }
 
+  /** @internal */
   override _transform(item: Segment, _enc: BufferEncoding, done: TransformCallback): void {
     const line = encodeSegment(item, this.format, this.emissionTime(), this.vac);
     this.onLine?.(line, item);

@@ -55,10 +55,12 @@ export class VoiceActivityGate extends Transform {
     this.keep = Math.round((opts.keepSilence ?? 1) * SAMPLE_RATE);
   }
 
+  /** @internal */
   override _transform(samples: Float32Array, _enc: BufferEncoding, done: TransformCallback): void {
     this.feed(samples).then(() => done(), done);
   }
 
+  /** @internal */
   override _flush(done: TransformCallback): void {
     if (this.carry.length > 0) this.append(this.carry);
     this.position += this.carry.length;
