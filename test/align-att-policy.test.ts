@@ -218,3 +218,26 @@ describe('AlignAttDecoder catch-up', () => {
     assert.equal(r.received, 3);
   });
 });
+
+describe('AlignAttDecoder backpressure', () => {
+  it('a reader that does not read holds the decoding back, whether chunks come one by one or several at once', async () => {
+    for (const catchUp of [undefined, () => false, () => true]) {
+      const lm = new FakeModel([]).asLoadedModel();
+      let encodes = 0;
+      const model = new Proxy(lm.model, { get: (t, p) => (p === 'encode' ? (...a: unknown[]) => (encodes++, (t.encode as (...x: unknown[]) => unknown)(...a)) : Reflect.get(t, p)) });
+      const dec = new AlignAttDecoder(new AlignAttSession({ ...lm, model }, { language: 'fr' }), catchUp ? { catchUp } : {});
+      const chunks = Array.from({ length: 24 }, (): AudioChunk => ({ samples: audio(0.2), last: false }));
+      for (const c of chunks) dec.write(c);
+      // nobody reads: once its readable side is full, no further iteration runs
+      for (let i = 0; i < 50; i++) await new Promise<void>((r) => setImmediate(r));
+      const held = encodes;
+      assert.ok(held > 0 && held <= dec.readableHighWaterMark + 1, `${held} iterations ran unread (catch-up ${String(catchUp?.())})`);
+      const updates: unknown[] = [];
+      dec.on('data', (u) => updates.push(u));
+      dec.end();
+      await new Promise<void>((r) => dec.on('end', () => r()));
+      assert.ok(encodes > held, 'reading lets it go on');
+      assert.equal(updates.length, catchUp?.() ? updates.length : 24 + 1, 'every chunk, then the final pass');
+    }
+  });
+});

@@ -213,6 +213,23 @@ describe('the bridge against failing peers', () => {
     assert.match(log.text(), /WARNING \| FreeSWITCH event socket: dropped \d+ bytes: no end of message headers/u);
   });
 
+  it('a "show channels" reply that is not JSON is an ERR_ESL_COMMAND for the caller, not calls silently missed', async () => {
+    const fs2 = new FakeFreeswitch();
+    await fs2.start();
+    const { port } = await asr();
+    const b = createBridge({ port: fs2.port, recognizer: tcpRecognizer(`127.0.0.1:${port}`), outDir: tempDir(), reconnect: false });
+    try {
+      await b.connect();
+      fs2.apiReplies.set('show channels as json', '-ERR Cannot execute the query\n');
+      await assert.rejects(b.auto(), (e: SimulstreamError) => e.code === 'ERR_ESL_COMMAND' && /show channels as json did not answer JSON: -ERR Cannot execute the query/u.test(e.message));
+      fs2.apiReplies.clear();
+      await b.auto(); // no channel: {"row_count":0} is an empty list
+    } finally {
+      await b.close();
+      await fs2.stop();
+    }
+  });
+
   it('a refused login is logged as such and retried with backoff until FreeSWITCH takes it', async () => {
     const log = capture();
     const fs2 = new FakeFreeswitch();

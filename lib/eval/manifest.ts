@@ -10,9 +10,13 @@ export interface ManifestSegment {
 }
 
 /** One line of an evaluation manifest (`audio` or `file`, relative to the manifest). */
+/** One file of an evaluation set. */
 export interface ManifestEntry {
+  /** The audio file. */
   readonly audio: string;
+  /** Its reference transcript. */
   readonly text: string;
+  /** Its language code. */
   readonly language: string;
   /** The sentences and their times, when the manifest gives them (the toy test set's long files). */
   readonly segments?: readonly ManifestSegment[];

@@ -31,6 +31,7 @@ export function encodeError(code: string, message: string): string {
   return `${JSON.stringify({ error: { code, message } })}\n`;
 }
 
+/** Options of the {@link LineEncoder} stage. */
 export interface LineEncoderOptions {
   /** Default `text`. */
   readonly format?: OutputFormat;

