@@ -52,7 +52,6 @@ async function optionsFor(flags: readonly string[], vad: () => Promise<SileroVad
     .option('--vac', 'voice activity control', false)
     .option('--comp_unaware', 'SimulStreaming file loop', false)
     .option('--no-final-pass', 'no end-of-stream pass')
-    .option('--final_frame_threshold <n>', 'the final pass\'s frame threshold (library option finalFrameThreshold; SimulStreaming: 4)', intArg(0, 1500))
     .exitOverride();
   cmd.parse([...flags], { from: 'user' });
   const o = cmd.opts();
@@ -64,7 +63,6 @@ async function optionsFor(flags: readonly string[], vad: () => Promise<SileroVad
     ...(o.vac ? { vad: await vad() } : {}),
     ...(o.comp_unaware ? { chunking: 'simulstreaming' as const } : {}),
     ...(o.finalPass === false ? { finalPass: false } : {}),
-    ...(o.final_frame_threshold !== undefined ? { finalFrameThreshold: o.final_frame_threshold as number } : {}),
   };
   return { options, language: language ?? 'en' };
 }
@@ -142,7 +140,7 @@ const DIFFERENCES: readonly Run[] = [
   { label: 'timestamp tokens allowed', flags: ['--no-suppress-timestamps'] },
   { label: 'no end-of-stream pass (SimulStreaming\'s server)', flags: ['--no-final-pass'] },
   { label: 'all of SimulStreaming\'s behaviours', flags: ['--compat', 'simulstreaming'] },
-  { label: 'experiment, not a default: the end-of-stream pass never stops on attention', flags: ['--final_frame_threshold', '0'] },
+  { label: 'experiment, not a default: the end-of-stream pass never stops on attention', flags: ['--final-frame-threshold', '0'] },
 ];
 
 interface PeerRow {

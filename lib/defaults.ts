@@ -15,7 +15,13 @@ export const DEFAULTS = Object.freeze({
   minChunkSize: 1.2,
   /** Stop when the newest token attends within this many 20 ms frames of the end (`--frame_threshold`). */
   frameThreshold: 25,
-  /** The frame threshold of the final pass (SimulStreaming's `finish()`). */
+  /**
+   * The frame threshold of the final pass (the end of a stream or, with voice activity control, of
+   * an utterance), SimulStreaming's `finish()`. 0 decodes to the end of the text (on the toy model,
+   * whose heads are only partly aligned, French streaming WER 34.1 % → 29.6 %); it is not the
+   * default because the final pass cannot end at once (its first token may not be
+   * `<|endoftext|>`), and a threshold of 0 keeps whatever a real model then says.
+   */
   finalFrameThreshold: 4,
   /** A jump back of more than this many frames discards the iteration (fixed in SimulStreaming). */
   rewindThreshold: 200,

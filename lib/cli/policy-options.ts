@@ -30,6 +30,7 @@ export function addPolicyOptions(cmd: Command): Command {
     .option('--repetition-guard', 'cut a decoding loop (an n-gram repeated 3+ times over 12+ tokens), keeping one copy (default; SimulStreaming: none)')
     .option('--no-repetition-guard', 'never cut repetitions')
     .option('--max-tokens-per-second <n>', 'most committed tokens per second of buffered audio (0: no cap; SimulStreaming: none)', floatArg(0), DEFAULTS.maxTokensPerSecond)
+    .option('--final-frame-threshold <n>', 'the frame threshold of the final pass at the end of a stream or utterance (0: decode to the end of the text)', intArg(0, 1500), DEFAULTS.finalFrameThreshold)
     .option('--suppress-timestamps', 'never decode timestamp tokens (default; SimulStreaming can loop on them)')
     .option('--no-suppress-timestamps', 'allow timestamp tokens, as SimulStreaming does');
 }
@@ -71,5 +72,6 @@ export function policyOptions(
     repetitionGuard: difference('repetitionGuard', DEFAULTS.repetitionGuard, false),
     maxTokensPerSecond: difference('maxTokensPerSecond', DEFAULTS.maxTokensPerSecond, 0),
     suppressTimestamps: difference('suppressTimestamps', DEFAULTS.suppressTimestamps, false),
+    finalFrameThreshold: o.finalFrameThreshold as number,
   };
 }

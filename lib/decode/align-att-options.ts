@@ -12,7 +12,7 @@ export interface AlignAttOptions {
   readonly beams?: number;
   /** Stop when the newest token attends within this many frames (20 ms) of the audio's end. Default 25. */
   readonly frameThreshold?: number;
-  /** The threshold of the final pass at end of stream. Default 4. */
+  /** The threshold of the final pass at the end of a stream (or utterance). Default 4, SimulStreaming's (0: decode to the end of the text). */
   readonly finalFrameThreshold?: number;
   /** A jump back of more than this many frames discards the iteration. Default 200. */
   readonly rewindThreshold?: number;

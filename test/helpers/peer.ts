@@ -68,6 +68,7 @@ export function simulStreamingOptions(kase: PeerCase, language: string) {
     repetitionGuard: false,
     maxTokensPerSecond: 0,
     suppressTimestamps: false,
+    finalFrameThreshold: 4,
     finalPass: true,
   };
 }
