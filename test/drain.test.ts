@@ -7,13 +7,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
+import { freePort } from './helpers/clients.js';
 import { watchOutput } from './helpers/cli.js';
 import { ROOT, TOY, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { metric, scrape } from './helpers/prometheus.js';
-import { linesFrom } from './helpers/resumed-call.js';
-import { freePort, waitFor } from './helpers/tcp-client.js';
-
-const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
+import { parseLines, peerLine, peerText, peerUpdates, sameLines } from './helpers/peer.js';
+import { until } from './helpers/wait.js';
 
 /** A client that sends when told and collects what the server sends back until it closes. */
 function client(port: number): Promise<{ socket: net.Socket; received: Promise<string> }> {
@@ -38,7 +37,6 @@ describe('serve drains on SIGTERM', () => {
   let lm: LoadedModel;
   const pcm = toyPcm('fr-001.wav');
   const half = pcm.subarray(0, (pcm.length >> 2) * 2);
-  const samples = (b: Buffer): Int16Array => new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
 
   before(async () => {
     lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
@@ -49,7 +47,8 @@ describe('serve drains on SIGTERM', () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, [
       path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'),
-      '--models-dir', testCacheDir(), '--language', OPTS.language, '--min-chunk-size', String(OPTS.minChunkSize), '--no-catch-up', '--threads', '1',
+      // SimulStreaming's behaviour with the final pass: a stream's lines are SimulStreaming's lines
+      '--models-dir', testCacheDir(), '--language', 'fr', '--compat', 'simulstreaming', '--chunking', 'simulstreaming', '--final-pass', '--threads', '1',
       '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', 'INFO', ...extra,
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     const log = watchOutput(child.stderr!);
@@ -59,7 +58,6 @@ describe('serve drains on SIGTERM', () => {
   }
 
   it('a stream open at SIGTERM goes on to its end and gets its whole transcript; meanwhile /readyz is 503 and new clients are refused; exit 0', async () => {
-    const expected = (await linesFrom(samples(pcm), 0, { ...OPTS, model: lm })).map((l) => `${l}\n`).join('');
     const s = await serve([]);
     try {
       const c = await client(s.port);
@@ -71,15 +69,16 @@ describe('serve drains on SIGTERM', () => {
       assert.equal(ready.status, 503);
       assert.match(await ready.text(), /shutting down/u);
       // a new caller is turned away (HAProxy would have sent it to another server)
-      await waitFor(async () => {
+      await until(async () => {
         const late = await client(s.port).catch(() => null);
         if (!late) return true;
         late.socket.end();
         return (await late.received) === '';
-      }, 10_000, 'a refused connection');
+      }, 'a refused connection');
       // the open call goes on: the rest of its audio, then its end
       c.socket.end(pcm.subarray(half.length));
-      assert.equal(await c.received, expected, 'the whole transcript, tail included');
+      const got = await c.received;
+      assert.ok(sameLines(got, peerText('defaults', 'fr-001.wav')), `SimulStreaming's lines, tail included\n${got}`);
       assert.equal(await s.exited, 0, s.log.text());
     } finally {
       if (s.child.exitCode === null) s.child.kill('SIGKILL');
@@ -87,15 +86,22 @@ describe('serve drains on SIGTERM', () => {
   });
 
   it('a stream that does not end is finished after --drain-timeout: the lines of what it sent (final pass), then the close', async () => {
-    const expected = (await linesFrom(samples(half), 0, { ...OPTS, model: lm })).map((l) => `${l}\n`).join('');
+    // the lines of the chunks wholly inside what it sent are SimulStreaming's (the policy is causal);
+    // the rest is the final pass over what it sent
+    const seconds = half.length / 32000;
+    const before = peerUpdates('defaults', 'fr-001.wav').filter((u) => u.emission_time <= Math.floor(seconds / 1.2) * 1.2 + 1e-9 && u.text !== '').map(peerLine).join('');
     const s = await serve(['--drain-timeout', '1']);
     try {
       const c = await client(s.port);
       c.socket.write(half);
       // every byte sent has been read by the server (what the final pass will cover), whatever the machine's speed
-      await waitFor(async () => metric(await scrape(s.metricsPort), 'simulstream_audio_received_seconds_total') * 32000 >= half.length, 30_000, 'the audio to arrive');
+      await until(async () => metric(await scrape(s.metricsPort), 'simulstream_audio_received_seconds_total') * 32000 >= half.length, 'the audio to arrive');
       s.child.kill('SIGTERM');
-      assert.equal(await c.received, expected);
+      const got = await c.received;
+      const lines = parseLines(got);
+      assert.ok(lines.length > parseLines(before).length, `lines from the final pass too\n${got}`);
+      assert.ok(sameLines(lines.slice(0, parseLines(before).length).map(([a, b, t]) => `${a} ${b} ${t}\n`).join(''), before), `SimulStreaming's first lines\n${got}`);
+      assert.ok(lines.every(([, end]) => end <= Math.round(seconds * 1000)), 'nothing past what it sent');
       assert.equal(await s.exited, 0, s.log.text());
     } finally {
       if (s.child.exitCode === null) s.child.kill('SIGKILL');

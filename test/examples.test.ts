@@ -12,7 +12,8 @@ import { findProgram } from '../lib/util/find-program.js';
 import { ncClient } from './helpers/clients.js';
 import { runCli, toyModelArgs } from './helpers/cli.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
-import { freePort, waitFor } from './helpers/tcp-client.js';
+import { freePort } from './helpers/clients.js';
+import { until } from './helpers/wait.js';
 
 const run = promisify(execFile);
 const EXAMPLES = path.join(ROOT, 'examples');
@@ -128,11 +129,11 @@ describe('examples/', () => {
     const exited = new Promise<number | null>((r) => cluster.once('exit', (code) => r(code)));
     try {
       for (const m of [ports.S1_METRICS, ports.S2_METRICS]) {
-        await waitFor(async () => (await fetch(`http://127.0.0.1:${m}/readyz`).catch(() => null))?.status === 200, 60_000, `server ready\n${log}`);
+        await until(async () => (await fetch(`http://127.0.0.1:${m}/readyz`).catch(() => null))?.status === 200, `server ready\n${log}`);
       }
       // until HAProxy's first checks pass, it closes connections at once (an empty answer): retry
       let out = '';
-      await waitFor(async () => (out = await ncClient(ports.SIMULSTREAM_BIND_PORT, toyPcm('fr-000.wav')).catch(() => '')) !== '', 30_000, `a call through HAProxy\n${log}`);
+      await until(async () => (out = await ncClient(ports.SIMULSTREAM_BIND_PORT, toyPcm('fr-000.wav')).catch(() => '')) !== '', `a call through HAProxy\n${log}`);
       assert.equal(out, expected);
     } finally {
       process.kill(-cluster.pid!, 'SIGTERM');

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { before, describe, it } from 'node:test';
 import { ROOT, TOY, tempDir, testCacheDir } from './helpers/fixtures.js';
-import { freePort, waitFor } from './helpers/tcp-client.js';
+import { freePort } from './helpers/clients.js';
+import { until } from './helpers/wait.js';
 
 const run = promisify(execFile);
 const HAS_NPM = spawnSync('npm', ['--version']).status === 0;
@@ -68,7 +69,7 @@ describe('the npm package', { skip: HAS_NPM ? false : 'needs npm' }, () => {
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, 60_000, `readiness\n${log}`);
+      await until(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, `readiness\n${log}`);
       assert.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200);
       const page = await fetch(`http://127.0.0.1:${httpPort}/`);
       assert.equal(page.status, 200, log);
@@ -99,7 +100,7 @@ describe('the npm package', { skip: HAS_NPM ? false : 'needs npm' }, () => {
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`).catch(() => null))?.status === 200, 60_000, `readiness\n${log}`);
+      await until(async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`).catch(() => null))?.status === 200, `readiness\n${log}`);
       const check = spawnSync('bash', ['-c', health.replace('9100', String(metricsPort))]);
       assert.equal(check.status, 0, `HEALTHCHECK: ${String(check.stderr)}`);
       assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/`)).status, 404, 'no page on the metrics port');

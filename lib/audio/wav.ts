@@ -5,11 +5,13 @@ import { SimulstreamError } from '../errors.js';
 import { ffmpegArgs, ffmpegCommand } from './ffmpeg-decoder.js';
 import { s16leToFloat, SAMPLE_RATE, sniffContainer } from './pcm.js';
 
+/** A whole audio file, decoded for offline transcription. */
 export interface DecodedAudio {
   /** Mono float samples in [-1, 1) at 16 kHz. */
   readonly samples: Float32Array;
   /** The file's own rate and channel count, before conversion. */
   readonly sourceRate: number;
+  /** The file's own channel count (the samples are their mix). */
   readonly sourceChannels: number;
 }
 

@@ -169,11 +169,13 @@ export function createBridge(opts: BridgeOptions): Bridge {
 
   async function pickUpRunningCalls(): Promise<void> {
     const text = await esl.api('show channels as json');
-    let rows: Record<string, string>[] = [];
+    let rows: Record<string, string>[];
     try {
+      // no channel at all: {"row_count":0}
       rows = (JSON.parse(text) as { rows?: Record<string, string>[] }).rows ?? [];
-    } catch {
-      return;
+    } catch (err) {
+      // the calls already up would be missed: the caller is told (auto() rejects; a resync logs it)
+      throw new SimulstreamError('ERR_ESL_COMMAND', `show channels as json did not answer JSON: ${text.trim().slice(0, 200)}`, { cause: err });
     }
     for (const r of rows) {
       if (r.callstate !== 'ACTIVE' || !wanted(r.direction) || calls.has(r.uuid ?? '') || finished.has(r.uuid ?? '')) continue;

@@ -14,6 +14,7 @@ import { createCallMonitor } from '../monitor/call-monitor.js';
 import { serverStreamsObserver } from '../monitor/server-streams.js';
 import { LOG_LEVELS, withContext, type LogLevel, type Logger } from '../server/logger.js';
 import { createServer, type SimulstreamServer } from '../server/server.js';
+import type { Chunking } from '../stream/chunk-buffer.js';
 import { SileroVad } from '../vad/silero-vad.js';
 import type { Precision } from '../model/whisper-graphs.js';
 import { checkModelOptions, mirrorOption, modelByName } from './models.js';
@@ -60,6 +61,11 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .option('--no-final-pass', 'no final pass: the last chunk is an ordinary iteration')
     .option('--catch-up', 'a real-time client that fell behind has its waiting chunks decoded as one iteration (default; SimulStreaming: one per chunk)')
     .option('--no-catch-up', 'one iteration per chunk, however far behind')
+    .addOption(
+      new Option('--chunking <mode>', "where chunks end: exact (every --min-chunk-size) or simulstreaming (its file loop's cut points, to compare with its output)")
+        .choices(['exact', 'simulstreaming'])
+        .default('exact'),
+    )
     .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
   addPolicyOptions(cmd);
@@ -150,6 +156,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
             idleTimeout: o.idleTimeout as number,
             finalPass: serverDifference('finalPass'),
             catchUp: serverDifference('catchUp'),
+            chunking: o.chunking as Chunking,
             logger: log,
             // the lines SimulStreaming echoes on stderr; in JSON logs, as debug records
             echo: o.logFormat === 'json' ? logWriter(log) : io.stderr,

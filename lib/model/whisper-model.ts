@@ -4,6 +4,7 @@ import type { CompiledModel } from './compile.js';
 import type { WhisperDims } from './dims.js';
 import type { AlignmentHead } from './whisper-graphs.js';
 
+/** Where the model runs: the CPU, or CUDA (falling back to the CPU with one warning when it cannot start). */
 export type Device = 'cpu' | 'cuda';
 
 export interface SessionOptions {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { SimulstreamError } from '../errors.js';
+import { InternalError, SimulstreamError } from '../errors.js';
 import { LANGUAGES, unknownLanguageMessage } from './languages.js';
 
 /** GPT-2 / Whisper pre-tokenisation pattern (tiktoken's pat_str). */
@@ -127,7 +127,7 @@ export class Tokenizer {
     }
     for (const p of parts) {
       const r = this.ranks.get(p);
-      if (r === undefined) throw new Error(`tokenizer: no rank for byte sequence ${JSON.stringify(p)}`);
+      if (r === undefined) throw new InternalError(`tokenizer: no rank for byte sequence ${JSON.stringify(p)}`);
       out.push(r);
     }
   }
