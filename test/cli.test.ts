@@ -54,6 +54,10 @@ describe('simulstream on the command line', () => {
       assert.equal(r.code, 0);
       assert.equal(r.stdout, `${VERSION}\n`);
     }
+    const none = await runCli([]);
+    assert.equal(none.code, 2, 'no command: the help on stderr, a usage error');
+    assert.match(none.stderr, /^Usage: simulstream \[options\] \[command\]/u);
+    assert.equal((await runCli(['--help'])).code, 0);
     const bin = await runShell('$SIMULSTREAM --version');
     assert.deepEqual([bin.code, bin.stdout, bin.stderr], [0, `${VERSION}\n`, '']);
   });

@@ -87,7 +87,8 @@ export async function main(argv: string[] = process.argv, io: CliIo = { stdout: 
     return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' || err.exitCode === 0) return EXIT.ok;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return EXIT.ok;
+      if (err.code === 'commander.help') return EXIT.usage; // no command given: the help went to stderr
       io.stderr.write(`simulstream: ${commanderMessage(err)}${help()}\n`);
       return EXIT.usage;
     }
