@@ -30,6 +30,9 @@ export const ErrorCodes = {
   ERR_CALL_NOT_TRANSCRIBED: 'a call could not be transcribed',
   ERR_LISTEN: 'the server cannot listen on its address',
   ERR_INVALID_STATE: 'a method was called when the stream cannot take it',
+  ERR_WS_FRAME_TOO_LARGE: 'a WebSocket frame is larger than the server accepts (1 MiB)',
+  ERR_STREAM_PROTOCOL: 'a call\'s client broke its protocol (an AudioSocket message, a jambonz message out of order)',
+  ERR_TRANSCRIPT_STORE: 'a call\'s line could not be written to the transcript store',
   ERR_INTERNAL: 'an internal error (a bug): the message says where',
 } as const;
 

@@ -285,7 +285,7 @@ describe('server: a stream\'s failure is its own', () => {
     const text = await out;
     assert.equal(text, expected.get('fr-000.wav'));
     const of = (n: string) => obs.calls.filter((c) => c.name === n);
-    assert.deepEqual(of('connectionAccepted').map((c) => c.args), [[peer]]);
+    assert.deepEqual(of('connectionAccepted').map((c) => c.args), [[peer, 'tcp']]);
     assert.equal(of('connectionRefused').length, 1);
     assert.equal(of('connectionRefused')[0]!.args[1], 'capacity');
     assert.equal(of('audioReceived').reduce((n, c) => n + (c.args[1] as number), 0), pcm.length);
