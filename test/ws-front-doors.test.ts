@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { RationalResampler } from '../lib/audio/rational-resampler.js';
 import { readTranscript, type StoredLine } from '../lib/bridge/transcript-store.js';
 import { Upsample2x } from '../lib/bridge/upsample.js';
+import { SimulstreamError } from '../lib/errors.js';
 import { werCounts } from '../lib/eval/wer.js';
 import { createHttpServer, type HttpServer } from '../lib/http/http-server.js';
 import { ServerMetrics } from '../lib/metrics/server-metrics.js';
@@ -23,10 +24,13 @@ import { createServer, type ServerOptions, type SimulstreamServer } from '../lib
 import { formatLine, formatMs } from '../lib/stream/line-format.js';
 import { streamPcm } from '../lib/stream/run-transcriber.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
+import { spawn } from 'node:child_process';
 import { prng, waitFor } from './helpers/clients.js';
-import { TOY, tempDir, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
+import { gatedModel } from './helpers/faulty-model.js';
+import { freePort } from './helpers/tcp-client.js';
+import { ROOT, TOY, tempDir, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
 import { metric } from './helpers/prometheus.js';
-import { frames, interleave, padTo, switchCall } from './helpers/switch-clients.js';
+import { audioSocketCall, frames, interleave, padTo, switchCall } from './helpers/switch-clients.js';
 
 const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
 const fdCount = (): number => fs.readdirSync('/proc/self/fd').length;
@@ -463,5 +467,76 @@ describe('the switches\' WebSocket port', () => {
       monitor.close();
       await http.close();
     }
+  });
+  it('backpressure: a client that sends faster than the model is paused; the server holds a bounded amount of its audio', async () => {
+    const gated = gatedModel(lm);
+    let taken = 0;
+    const { ws } = await start({ modelFor: () => gated, observers: [{ audioReceived: (_p, n) => void (taken += n) }] });
+    const c = switchCall(`ws://127.0.0.1:${ws}/audio_stream`);
+    await c.opened;
+    const piece = Buffer.alloc(640 * 1024);
+    for (let i = 0; i < piece.length; i += 2) piece.writeInt16LE(Math.round(3000 * Math.sin(i / 50)), i);
+    for (let k = 0; k < 50; k++) c.ws.send(piece); // 32 MB as fast as the socket takes it
+    // the client cannot get rid of most of it: the server stopped reading
+    await waitFor(() => c.ws.bufferedAmount > 16 * 2 ** 20, 20_000, 'the client\'s queue to stay full');
+    assert.ok(taken < 2 ** 20, `the stalled transcriber took ${taken} bytes`);
+    // the model gives up: the call fails at once, what is left of its audio is read and dropped
+    gated.fail(new SimulstreamError('ERR_ONNX_RUNTIME', 'the stalled model gave up'));
+    assert.deepEqual(await c.closed, { code: 1011, reason: 'the stalled model gave up' });
+    assert.equal(c.messages.length, 1);
+    const { uuid, ...rest } = c.messages[0]!;
+    assert.match(String(uuid), /^audio_stream-[0-9a-f-]{36}$/u, 'no metadata came: a generated id');
+    assert.deepEqual(rest, { type: 'error', leg: 'caller', code: 'ERR_ONNX_RUNTIME', message: 'the stalled model gave up' });
+  });
+
+  it('a line that cannot be stored (ERR_TRANSCRIPT_STORE) is logged once; the client still gets it', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'blocked.jsonl'));
+    const storeLog = capture();
+    const { ws } = await start({ outDir: dir, logger: storeLog.logger });
+    const pcm = toyPcm('en-001.wav');
+    const segs = await transcribe(pcm);
+    const c = switchCall(`ws://127.0.0.1:${ws}/audio_fork`);
+    await c.opened;
+    c.ws.send(JSON.stringify({ uuid: 'blocked' }));
+    await c.sendFrames([pcm, Buffer.alloc(0)]);
+    await c.closed;
+    assert.deepEqual(c.messages, segs.filter((x) => x.text !== '').map((x) => ({ type: 'transcription', data: fields(x, 'blocked', 'caller') })));
+    assert.equal(storeLog.text().match(/ERR_TRANSCRIPT_STORE: cannot store its lines in \S+blocked\.jsonl: EISDIR/gu)?.length, 1);
+  });
+});
+
+describe('serve --ws-port --audiosocket-port --out-dir from the command line', () => {
+  it('SIMULSTREAM_WS_TOKEN guards the WebSocket port; a jambonz call and an AudioSocket call are served and stored; SIGTERM exits 0', async () => {
+    const [port, wsPort, asPort] = [await freePort(), await freePort(), await freePort()];
+    const out = tempDir();
+    const child = spawn(process.execPath, [
+      path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'), '--models-dir', testCacheDir(),
+      '--host', '127.0.0.1', '--port', String(port), '--ws-port', String(wsPort), '--audiosocket-port', String(asPort), '--out-dir', out,
+      '--language', 'fr', '--min-chunk-size', '0.5', '--threads', '1', '--log-level', 'INFO',
+    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIMULSTREAM_WS_TOKEN: 'from-env' } });
+    let log = '';
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await waitFor(() => /AudioSocket calls on 127\.0\.0\.1:\d+/u.test(log), 30_000, `the listeners\n${log}`);
+      assert.match(log, new RegExp(`WebSocket calls \\(/audio_stream, /audio_fork, /jambonz\\) on 127\\.0\\.0\\.1:${wsPort}`, 'u'));
+      await assert.rejects(switchCall(`ws://127.0.0.1:${wsPort}/jambonz`).opened, /HTTP 401/u);
+      const c = switchCall(`ws://127.0.0.1:${wsPort}/jambonz`, { headers: { Authorization: 'Bearer from-env' } });
+      await c.opened;
+      c.ws.send(JSON.stringify({ type: 'start', language: 'fr-FR', format: 'raw', encoding: 'LINEAR16', sampleRateHz: 16000, interimResults: false }));
+      await c.sendFrames(frames(toyPcm('fr-000.wav'), 3200));
+      c.ws.send(JSON.stringify({ type: 'stop' }));
+      await c.closed;
+      assert.equal(c.messages.length, 1);
+      assert.equal((c.messages[0] as { is_final: boolean }).is_final, true);
+      const uuid = '44444444-5555-6666-7777-888888888888';
+      await audioSocketCall(asPort, uuid, await downsample(toyPcm('fr-001.wav')));
+      await waitFor(() => fs.existsSync(path.join(out, `${uuid}.jsonl`)), 10_000, 'the AudioSocket call\'s lines');
+      assert.ok(fs.readdirSync(out).some((f) => f.startsWith('jambonz-')), 'the jambonz call stored under a generated id');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
   });
 });
