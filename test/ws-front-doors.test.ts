@@ -468,7 +468,7 @@ describe('the switches\' WebSocket port', () => {
       await http.close();
     }
   });
-  it('backpressure: a client that sends faster than the model is paused; the server holds a bounded amount of its audio', async () => {
+  it('backpressure: a client that sends faster than the model is paused; the server holds a bounded amount of its audio', async (t) => {
     const gated = gatedModel(lm);
     let taken = 0;
     const { ws } = await start({ modelFor: () => gated, observers: [{ audioReceived: (_p, n) => void (taken += n) }] });
@@ -477,9 +477,19 @@ describe('the switches\' WebSocket port', () => {
     const piece = Buffer.alloc(640 * 1024);
     for (let i = 0; i < piece.length; i += 2) piece.writeInt16LE(Math.round(3000 * Math.sin(i / 50)), i);
     for (let k = 0; k < 50; k++) c.ws.send(piece); // 32 MB as fast as the socket takes it
-    // the client cannot get rid of most of it: the server stopped reading
-    await waitFor(() => c.ws.bufferedAmount > 16 * 2 ** 20, 20_000, 'the client\'s queue to stay full');
-    assert.ok(taken < 2 ** 20, `the stalled transcriber took ${taken} bytes`);
+    // the transcriber has its first bytes, then the client's queue stops moving: the server stopped
+    // reading (one that read on would have emptied it: loopback moves 32 MB in milliseconds)
+    let last = -1;
+    await waitFor(() => {
+      const queued = c.ws.bufferedAmount;
+      const still = queued === last;
+      last = queued;
+      return taken > 0 && still;
+    }, 20_000, 'the client\'s queue to stop moving');
+    assert.ok(c.ws.bufferedAmount > 16 * 2 ** 20, `the client still holds ${c.ws.bufferedAmount} bytes`);
+    // each stage before the stalled model holds at most a frame or so (640 KiB here)
+    assert.ok(taken <= 4 * piece.length, `the stalled transcriber took ${taken} bytes`);
+    t.diagnostic(`32 MB sent as fast as possible to a stalled model: the client still holds ${mib(c.ws.bufferedAmount)} MiB, the transcriber took ${taken} bytes (${taken / piece.length} frames of 640 KiB)`);
     // the model gives up: the call fails at once, what is left of its audio is read and dropped
     gated.fail(new SimulstreamError('ERR_ONNX_RUNTIME', 'the stalled model gave up'));
     assert.deepEqual(await c.closed, { code: 1011, reason: 'the stalled model gave up' });
