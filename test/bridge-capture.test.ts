@@ -116,12 +116,24 @@ describe('bridge --capture audio_stream against a fake FreeSWITCH', () => {
     assert.match(call.failure.message, /HTTP 401/u);
   });
 
-  it('an unknown call is -ERR; --capture audio_stream needs --ws-url', async () => {
+  it('the bridge stopping mid-call sends uuid_audio_stream stop (FreeSWITCH closes the stream); an unknown call is -ERR; --capture audio_stream needs --ws-url', async () => {
     const srv = await serve();
-    const b = bridge({ streamUrl: `ws://127.0.0.1:${srv.ws}` });
+    const out = tempDir();
+    const b = bridge({ streamUrl: `ws://127.0.0.1:${srv.ws}`, outDir: out, legs: 'mixed' });
     await b.connect();
     assert.equal(await b.esl.api('uuid_audio_stream nope start ws://127.0.0.1:1/audio_stream mono 16k'), '-ERR Operation Failed\n');
+    const pcm = toyPcm('fr-001.wav');
+    fake.addCall({ uuid: 'cap-4', caller: '0666', callee: '3007', audio: samples(pcm), rate: 16000 });
+    fake.holdAt('cap-4', 2);
+    fake.answer('cap-4');
+    await b.transcribeCall('cap-4');
+    await waitFor(() => readTranscript(path.join(out, 'cap-4.jsonl')).length > 0, 30_000, 'a line of cap-4');
     await b.close();
+    assert.ok(fake.commands.some((c) => c.startsWith('api uuid_audio_stream cap-4 start ws://') && c.includes('/audio_stream?mix=mixed&rate=16000 mixed 16k ')));
+    assert.ok(fake.commands.includes('api uuid_audio_stream cap-4 stop'));
+    await waitFor(() => servers.at(-1)!.connections === 0, 10_000, 'the server\'s call to end once FreeSWITCH closed it');
+    assert.ok(readTranscript(path.join(out, 'cap-4.jsonl')).every((l) => l.leg === 'mixed'));
+    fake.hangup('cap-4');
     assert.throws(() => createBridge({ port: fake.port, recognizer: tcpRecognizer('127.0.0.1:1'), outDir: tempDir(), capture: 'audio_stream' }), (e: SimulstreamError) => e.code === 'ERR_INVALID_OPTION' && /--ws-url/u.test(e.message));
   });
 });
