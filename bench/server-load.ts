@@ -157,11 +157,11 @@ async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSiz
   const calls = protocol === 'ws-stereo' ? Math.ceil(n / 2) : n;
   await Promise.all(
     Array.from({ length: calls }, (_, i) => {
-      const audio = replayAudio(pool, o.seconds, i * 3);
       const delay = (i * o.minChunkSize * 1000) / calls;
-      if (protocol === 'tcp') return replay(port, audio, delay);
-      if (protocol === 'ws') return replayWs(wsPort, audio, delay, false);
-      return replayWs(wsPort, interleave(audio, replayAudio(pool, o.seconds, i * 3 + 1)), delay, true);
+      if (protocol === 'tcp') return replay(port, replayAudio(pool, o.seconds, i * 3), delay);
+      if (protocol === 'ws') return replayWs(wsPort, replayAudio(pool, o.seconds, i * 3), delay, false);
+      // the same N streams of audio as tcp and ws, two to a call
+      return replayWs(wsPort, interleave(replayAudio(pool, o.seconds, 2 * i * 3), replayAudio(pool, o.seconds, (2 * i + 1) * 3)), delay, true);
     }),
   );
   // a WebSocket call's final pass runs after its hang-up: close() waits for it

@@ -394,7 +394,7 @@ describe('server pieces', () => {
   });
 
   it('new error codes have messages; StartupError keeps the cause\'s code', () => {
-    for (const code of ['ERR_SERVER_BUSY', 'ERR_CLIENT_GONE', 'ERR_OUTPUT_STALLED', 'ERR_CALL_NOT_TRANSCRIBED'] as const) {
+    for (const code of ['ERR_SERVER_BUSY', 'ERR_CLIENT_GONE', 'ERR_OUTPUT_STALLED', 'ERR_CALL_NOT_TRANSCRIBED', 'ERR_WS_FRAME_TOO_LARGE', 'ERR_STREAM_PROTOCOL', 'ERR_TRANSCRIPT_STORE'] as const) {
       assert.ok(ErrorCodes[code].length > 0);
       assert.equal(new SimulstreamError(code).code, code);
     }

@@ -1,5 +1,6 @@
 import { PassThrough, pipeline, Transform, Writable, type TransformCallback } from 'node:stream';
 import { toModelRate } from '../../audio/model-rate.js';
+import { SAMPLE_RATE } from '../../audio/pcm.js';
 import { Deinterleaver } from '../../audio/stereo-split.js';
 import type { Leg, StoredLine, TranscriptStore } from '../../bridge/transcript-store.js';
 import { errorInfo, type ErrorInfo } from '../../errors.js';
@@ -56,6 +57,9 @@ const MAX_OUTPUT_BYTES = 1 << 20;
 interface LegRun {
   readonly leg: Leg;
   readonly input: PassThrough;
+  /** The leg's pace and arrivals, judged as the client's bytes are read (before a leg's backpressure can hold them). */
+  readonly pace: SenderPace;
+  readonly arrivals: ArrivalClock;
   readonly done: Promise<void>;
 }
 
@@ -75,6 +79,8 @@ export class StreamedCall implements Connection {
   private legs: LegRun[] = [];
   private layout: CallLayout | null = null;
   private splitter: Deinterleaver | null = null;
+  /** 16 kHz bytes per byte of one channel at the call's rate. */
+  private scale = 1;
   private ended = false;
   private settled = false;
   private announced = false;
@@ -126,7 +132,7 @@ export class StreamedCall implements Connection {
   start(format: CallFormat, outputs?: (leg: Leg, index: number) => LegOutput): void {
     if (this.layout || this.ended) return;
     const legs = LEGS_OF[format.layout];
-    const runs: { leg: Leg; streams: (NodeJS.ReadableStream | NodeJS.WritableStream)[]; input: PassThrough; output: Writable; watch: OutputWatch | null }[] = [];
+    const runs: { leg: Leg; streams: (NodeJS.ReadableStream | NodeJS.WritableStream)[]; input: PassThrough; pace: SenderPace; arrivals: ArrivalClock; watch: OutputWatch | null }[] = [];
     try {
       legs.forEach((leg, i) => {
         const pace = new SenderPace();
@@ -134,11 +140,9 @@ export class StreamedCall implements Connection {
         const info: ClientInfo = { peer: this.peer, receivedAt: (s) => arrivals.at(s) };
         const tr = this.ctx.transcriber(this.peer, { realTime: () => pace.realTime, onUpdate: (u) => this.ctx.observe('iteration', this.peer, u, u.queueMs, leg) }, format.language);
         const input = new PassThrough();
-        const meter = new ByteMeter((n) => {
-          pace.add(n);
-          arrivals.add(n);
-          this.ctx.observe('audioReceived', this.peer, n, this.protocol);
-        });
+        // the pace and the arrivals are told in write(): one leg's backpressure pauses the whole
+        // call, and the other leg's audio must not look late (or, once released, faster than real time)
+        const meter = new ByteMeter((n) => this.ctx.observe('audioReceived', this.peer, n, this.protocol));
         const tap = new LineTap((seg) => this.line(leg, seg, info, arrivals));
         const way = outputs?.(leg, i);
         const output = way?.output ?? nullSink();
@@ -152,17 +156,20 @@ export class StreamedCall implements Connection {
           way.encoder.on('data', () => watch!.wrote());
         }
         const streams: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [input, toModelRate(format.rate), meter, tr, tap, ...(way ? [way.encoder] : []), output];
-        runs.push({ leg, streams, input, output, watch });
+        runs.push({ leg, streams, input, pace, arrivals, watch });
       });
     } catch (err) {
       for (const r of runs) for (const s of r.streams) (s as unknown as { destroy(): void }).destroy();
       throw err;
     }
     this.layout = format.layout;
+    this.scale = SAMPLE_RATE / format.rate;
     if (format.layout === 'stereo') this.splitter = new Deinterleaver();
     this.legs = runs.map((r) => ({
       leg: r.leg,
       input: r.input,
+      pace: r.pace,
+      arrivals: r.arrivals,
       done: new Promise<void>((resolve) => {
         pipeline(r.streams, (err) => {
           r.watch?.stop();
@@ -186,7 +193,10 @@ export class StreamedCall implements Connection {
     let ok = true;
     this.legs.forEach((l, i) => {
       if (l.input.destroyed || l.input.writableEnded) return;
-      if (!l.input.write(parts[i]!)) ok = false;
+      const part = parts[i]!;
+      l.pace.add(part.length * this.scale);
+      l.arrivals.add(part.length * this.scale);
+      if (!l.input.write(part)) ok = false;
     });
     return ok;
   }
