@@ -19,7 +19,7 @@ import { createServer, type ServerOptions, type SimulstreamServer } from '../lib
 import { formatLine } from '../lib/stream/line-format.js';
 import { streamPcm } from '../lib/stream/run-transcriber.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
-import { waitFor } from './helpers/clients.js';
+import { until } from './helpers/wait.js';
 import { TOY, tempDir, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
 import { audioSocketCall, audioSocketMessage, uuidBytes } from './helpers/switch-clients.js';
 
@@ -46,7 +46,7 @@ function ends(): ServerObserver & { byUuid(uuid: string): Promise<{ code: string
     },
     streamClosed: (peer, e) => void closed.set(peer, e),
     byUuid: async (uuid) => {
-      await waitFor(() => closed.has(peers.get(uuid) ?? ''), 30_000, `call ${uuid} to end`);
+      await until(() => closed.has(peers.get(uuid) ?? ''), `call ${uuid} to end`);
       return closed.get(peers.get(uuid)!);
     },
   };
@@ -184,8 +184,8 @@ describe('Asterisk AudioSocket', () => {
     assert.equal(storedLines(readTranscript(path.join(outDir, `${named.uuid}.jsonl`))), textLines(partSegs));
     assert.match(log.text(), /\| WARNING \| Client audiosocket \('127\.0\.0\.1', \d+\): a UUID message of 3 bytes \(expected 16\) was ignored/u);
     assert.match(log.text(), /\| ERROR \| Client audiosocket \('127\.0\.0\.1', \d+\): AudioSocket: a message of unknown kind 0x42/u);
-    await waitFor(() => server.connections === 0, 10_000, 'every call to end');
-    await waitFor(() => fdCount() <= fds0, 10_000, `file descriptors back to ${fds0} (now ${fdCount()})`);
+    await until(() => server.connections === 0, 'every call to end');
+    await until(() => fdCount() <= fds0, `file descriptors back to ${fds0} (now ${fdCount()})`);
   });
 
   it('AudioSocket calls count against --max-connections with the other doors: past it, the socket is closed at once', async () => {
@@ -195,10 +195,10 @@ describe('Asterisk AudioSocket', () => {
       const s = net.connect({ port: tcp, host: '127.0.0.1', allowHalfOpen: true }, () => resolve(s));
       s.on('data', () => {});
     });
-    await waitFor(() => server.connections === 1, 5000, 'the TCP client');
+    await until(() => server.connections === 1, 'the TCP client');
     await rawAsterisk(port, audioSocketMessage(0x01, uuidBytes('cccccccc-0000-0000-0000-000000000000')));
     assert.deepEqual(refused, ['audiosocket']);
     held.end();
-    await waitFor(() => server.connections === 0, 5000, 'the TCP client to go');
+    await until(() => server.connections === 0, 'the TCP client to go');
   });
 });

@@ -14,7 +14,7 @@ import { createServer, type SimulstreamServer } from '../lib/server/server.js';
 import { formatLine } from '../lib/stream/line-format.js';
 import { streamPcm } from '../lib/stream/run-transcriber.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
-import { waitFor } from './helpers/clients.js';
+import { until } from './helpers/wait.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 
@@ -68,7 +68,7 @@ describe('bridge --capture audio_stream against a fake FreeSWITCH', () => {
     const release = fake.holdAt('cap-1', Math.max(caller.length, callee.length) / 32000);
     fake.answer('cap-1');
     const call = await b.transcribeCall('cap-1');
-    await waitFor(() => stored === live(segL).length + live(segR).length, 30_000, 'the lines of the call so far');
+    await until(() => stored === live(segL).length + live(segR).length, 'the lines of the call so far');
     release();
     await call.done;
     await b.close();
@@ -83,7 +83,7 @@ describe('bridge --capture audio_stream against a fake FreeSWITCH', () => {
     assert.deepEqual(fs.readdirSync(recordDir), [], 'no audio on disk');
     assert.ok(fake.commands.includes('event plain CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE RECORD_STOP CUSTOM mod_audio_stream::json mod_audio_stream::disconnect mod_audio_stream::error BACKGROUND_JOB'));
     // the server's own store has every line, the final pass's too, with the metadata's caller and callee
-    await waitFor(() => servers[0]!.connections === 0, 10_000, 'the server\'s call to end');
+    await until(() => servers[0]!.connections === 0, 'the server\'s call to end');
     const all = readTranscript(path.join(srv.outDir, 'cap-1.jsonl'));
     assert.equal(storedLines(all.filter((l) => l.leg === 'caller')), textLines(segL));
     assert.equal(storedLines(all.filter((l) => l.leg === 'callee')), textLines(segR));
@@ -99,8 +99,8 @@ describe('bridge --capture audio_stream against a fake FreeSWITCH', () => {
     const pcm = toyPcm('en-001.wav');
     fake.addCall({ uuid: 'cap-2', caller: '0644', callee: '3005', audio: samples(pcm), rate: 16000 });
     fake.answer('cap-2');
-    await waitFor(() => readTranscript(path.join(out, 'cap-2.jsonl')).length > 0, 30_000, 'a line of cap-2');
-    await waitFor(() => good.calls.size === 0, 30_000, 'cap-2 to end');
+    await until(() => readTranscript(path.join(out, 'cap-2.jsonl')).length > 0, 'a line of cap-2');
+    await until(() => good.calls.size === 0, 'cap-2 to end');
     await good.close();
     assert.ok(fake.commands.includes('api uuid_setvar cap-2 STREAM_EXTRA_HEADERS {"Authorization":"Bearer\\u0020tok\\u00201"}'));
 
@@ -127,11 +127,11 @@ describe('bridge --capture audio_stream against a fake FreeSWITCH', () => {
     fake.holdAt('cap-4', 2);
     fake.answer('cap-4');
     await b.transcribeCall('cap-4');
-    await waitFor(() => readTranscript(path.join(out, 'cap-4.jsonl')).length > 0, 30_000, 'a line of cap-4');
+    await until(() => readTranscript(path.join(out, 'cap-4.jsonl')).length > 0, 'a line of cap-4');
     await b.close();
     assert.ok(fake.commands.some((c) => c.startsWith('api uuid_audio_stream cap-4 start ws://') && c.includes('/audio_stream?mix=mixed&rate=16000 mixed 16k ')));
     assert.ok(fake.commands.includes('api uuid_audio_stream cap-4 stop'));
-    await waitFor(() => servers.at(-1)!.connections === 0, 10_000, 'the server\'s call to end once FreeSWITCH closed it');
+    await until(() => servers.at(-1)!.connections === 0, 'the server\'s call to end once FreeSWITCH closed it');
     assert.ok(readTranscript(path.join(out, 'cap-4.jsonl')).every((l) => l.leg === 'mixed'));
     fake.hangup('cap-4');
     assert.throws(() => createBridge({ port: fake.port, recognizer: tcpRecognizer('127.0.0.1:1'), outDir: tempDir(), capture: 'audio_stream' }), (e: SimulstreamError) => e.code === 'ERR_INVALID_OPTION' && /--ws-url/u.test(e.message));

@@ -3,7 +3,7 @@ import { toModelRate } from '../../audio/model-rate.js';
 import { SAMPLE_RATE } from '../../audio/pcm.js';
 import { Deinterleaver } from '../../audio/stereo-split.js';
 import type { Leg, StoredLine, TranscriptStore } from '../../bridge/transcript-store.js';
-import { errorInfo, type ErrorInfo } from '../../errors.js';
+import { errorInfo, SimulstreamError, type ErrorInfo } from '../../errors.js';
 import { formatLine, formatMs } from '../../stream/line-format.js';
 import type { Segment } from '../../stream/utf8-carry.js';
 import { ArrivalClock } from '../arrival-clock.js';
@@ -84,7 +84,8 @@ export class StreamedCall implements Connection {
   private ended = false;
   private settled = false;
   private announced = false;
-  private storeFailed = false;
+  /** The transcript store refused a line: the call goes on (its client still gets its lines) and ends with this error. */
+  private storeFailure: ErrorInfo | undefined;
   private idleTimer: NodeJS.Timeout | null = null;
   private resolveDone!: () => void;
   /** Why the call did not end well (its first error); undefined when it did. */
@@ -273,9 +274,12 @@ export class StreamedCall implements Connection {
       try {
         this.ctx.store.append(line);
       } catch (err) {
-        // the client still gets its lines; the operator is told once per call
-        if (!this.storeFailed) this.log.error(`call ${id.uuid}: ERR_TRANSCRIPT_STORE: cannot store its lines in ${this.ctx.store.fileFor(id.uuid)}: ${(err as Error).message}`);
-        this.storeFailed = true;
+        // the client still gets its lines; the operator is told once per call, and at its end
+        if (!this.storeFailure) {
+          const e = new SimulstreamError('ERR_TRANSCRIPT_STORE', `call ${id.uuid}: cannot store its lines in ${this.ctx.store.fileFor(id.uuid)}: ${(err as Error).message}`, { cause: err });
+          this.storeFailure = errorInfo(e);
+          this.log.error(`${e.code}: ${e.message}`);
+        }
       }
     }
     this.ctx.observe('segment', this.peer, seg, lagOf(seg, arrivals, this.ctx.minChunkSize), leg);
@@ -297,7 +301,7 @@ export class StreamedCall implements Connection {
     this.identityHolder.get();
     this.announce();
     if (!this.failure) this.log.info(`${this.protocol} call ${this.identityHolder.get().uuid} ended`);
-    this.ctx.observe('streamClosed', this.peer, this.failure);
+    this.ctx.observe('streamClosed', this.peer, this.failure ?? this.storeFailure);
     this.resolveDone();
   }
 
