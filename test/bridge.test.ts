@@ -71,8 +71,8 @@ describe('bridge plumbing', () => {
     await until(() => read === 'abc', 'the file read once it exists, before any stop');
     fs.appendFileSync(file, 'def');
     await until(() => read === 'abcdef', 'the append read as it comes');
+    fs.appendFileSync(file, 'g'); // written after the follower last caught up, just before the writer says it is done
     f.stop();
-    fs.appendFileSync(file, 'g'); // written before the follower's last read
     await ended;
     assert.equal(read, 'abcdefg');
   });

@@ -4,7 +4,10 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { buildCli } from '../lib/cli/main.js';
-import { FIXTURES, SHARED, SKIP_NO_SHARED, TOY, testCacheDir } from './helpers/fixtures.js';
+import { fileResult, werOf } from '../lib/eval/evaluate.js';
+import { readManifest } from '../lib/eval/manifest.js';
+import { pairedSentenceLags } from '../lib/eval/sentence-lag.js';
+import { FIXTURES, SHARED, SKIP_NO_SHARED, SKIP_SLOW, TOY, testCacheDir } from './helpers/fixtures.js';
 
 /** One update as SimulStreaming's `process_iter()` returns it (plus its emission time). */
 interface Update {
@@ -33,14 +36,14 @@ function readJsonl<T>(file: string): T[] {
     .map((l) => JSON.parse(l) as T);
 }
 
-/** `simulstream transcribe FILE --json --comp_unaware --compat simulstreaming FLAGS`, in process. */
-async function transcribeJson(audio: string, flags: readonly string[]): Promise<Update[]> {
+/** `simulstream transcribe FILE --json --comp_unaware [--compat simulstreaming] FLAGS`, in process. */
+async function transcribeJson(audio: string, flags: readonly string[], compat = true): Promise<Update[]> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
   stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
   stderr.resume();
-  const args = ['transcribe', audio, '--model_path', MODEL, '--models-dir', testCacheDir(), '--json', '--comp_unaware', '--compat', 'simulstreaming'];
+  const args = ['transcribe', audio, '--model_path', MODEL, '--models-dir', testCacheDir(), '--json', '--comp_unaware', ...(compat ? ['--compat', 'simulstreaming'] : [])];
   await buildCli({ stdout, stderr }).parseAsync([...args, ...flags], { from: 'user' });
   return out
     .split('\n')
@@ -106,5 +109,31 @@ describe('the policy equals SimulStreaming, update by update (transcribe --json 
       }
     }
     assert.deepEqual(differing, [], `${differing.length} of ${all.length} files differ from SimulStreaming`);
+  });
+
+  it("our default streaming is as accurate as SimulStreaming on its cases (WER ≤ its + 0.5 points), with no higher median sentence lag", { skip: SKIP_NO_SHARED || SKIP_SLOW, timeout: 1_800_000 }, async (t) => {
+    // the same files and flags, computation-unaware as SimulStreaming's runs were; our differences
+    // (repetition guard, rate cap, timestamp suppression) on
+    const manifest = new Map(readManifest(path.join(SHARED!, 'toy-whisper-v3', 'test', 'manifest.jsonl')).map((e) => [path.basename(e.audio), e]));
+    const all = cases(path.join(SHARED!, 'peer-reference-v3'), path.join(SHARED!, 'toy-whisper-v3', 'test'));
+    for (const name of ['defaults', 'chunk0.5-ft25', 'chunk1.0-ft15', 'long-maxlen8']) {
+      const theirs = [];
+      const ours = [];
+      for (const c of all.filter((x) => x.name.startsWith(`${name}/`))) {
+        const entry = manifest.get(path.basename(c.audio))!;
+        const score = (u: Update[]) => fileResult(entry, u.map((x) => x.text).join(''), 0, 0, u.map((x) => ({ text: x.text, at: x.emission_time })));
+        theirs.push(score(readJsonl<Update>(c.expected)));
+        ours.push(score(await transcribeJson(c.audio, c.flags, false)));
+      }
+      const [w0, w1] = [werOf(theirs).wer, werOf(ours).wer];
+      t.diagnostic(`${name}: WER SimulStreaming ${w0.toFixed(2)} %, ours ${w1.toFixed(2)} %`);
+      assert.ok(w1 <= w0 + 0.5, `${name}: our WER ${w1} vs SimulStreaming's ${w0}`);
+      if (theirs.some((r) => r.sentenceLags)) {
+        const p = pairedSentenceLags(theirs.map((r) => r.sentenceLags ?? []), ours.map((r) => r.sentenceLags ?? []))!;
+        t.diagnostic(`${name}: median lag over the ${p.sentences} sentences both emitted: SimulStreaming ${p.a.p50.toFixed(2)} s, ours ${p.b.p50.toFixed(2)} s`);
+        assert.ok(p.sentences >= 20, `${p.sentences} sentences compared`);
+        assert.ok(p.b.p50 <= p.a.p50, `${name}: our median lag ${p.b.p50} vs SimulStreaming's ${p.a.p50}`);
+      }
+    }
   });
 });

@@ -2,10 +2,13 @@ import { readAudioFile } from '../audio/wav.js';
 import type { AlignAttOptions } from '../decode/align-att.js';
 import { transcribeOffline } from '../decode/offline.js';
 import type { LoadedModel } from '../model/load-model.js';
+import type { Chunking } from '../stream/chunk-buffer.js';
 import { floatToS16le } from '../audio/pcm.js';
 import { streamPcm } from '../stream/run-transcriber.js';
-import { summarizeLags, wordLags, type LagSummary } from './lag.js';
+import type { SileroVad } from '../vad/silero-vad.js';
+import { emittedWords, type EmittedText } from './emitted-words.js';
 import type { ManifestEntry } from './manifest.js';
+import { sentenceLags, summarizeSentenceLags, type SentenceLag, type SentenceLagSummary } from './sentence-lag.js';
 import { werCounts, werPercent, type WerCounts } from './wer.js';
 
 export type EvalMode = 'offline' | 'streaming';
@@ -13,6 +16,12 @@ export type EvalMode = 'offline' | 'streaming';
 export interface EvalOptions extends Omit<AlignAttOptions, 'language'> {
   readonly mode: EvalMode;
   readonly minChunkSize?: number;
+  /** Streaming: voice activity control (`--vac`). */
+  readonly vad?: SileroVad;
+  /** Streaming: `simulstreaming` is SimulStreaming's `--comp_unaware` file loop (emission time = the chunk's end). */
+  readonly chunking?: Chunking;
+  /** Streaming: the end-of-stream pass (default true; SimulStreaming's server has none). */
+  readonly finalPass?: boolean;
   /** Called after each file. */
   readonly onResult?: (r: FileResult, index: number, total: number) => void;
 }
@@ -24,9 +33,21 @@ export interface FileResult {
   readonly hypothesis: string;
   readonly counts: WerCounts;
   readonly seconds: number;
+  /** Wall-clock seconds the transcription took. */
   readonly computeSeconds: number;
-  /** Streaming only: every emitted word's lag (s). */
-  readonly lags?: readonly number[];
+  /** CPU seconds this process spent on it (every thread): less sensitive to other load on the machine. */
+  readonly cpuSeconds: number;
+  /** Streaming: the text of each update and its emission time (s, the audio's clock). */
+  readonly emitted?: readonly EmittedText[];
+  /** Streaming, when the manifest gives the file's sentences: each sentence's emission lag. */
+  readonly sentenceLags?: readonly SentenceLag[];
+}
+
+export interface WerFigures {
+  readonly wer: number;
+  readonly words: number;
+  readonly errors: number;
+  readonly files: number;
 }
 
 export interface EvalReport {
@@ -34,62 +55,85 @@ export interface EvalReport {
   readonly files: number;
   readonly audioSeconds: number;
   readonly computeSeconds: number;
+  /** Wall-clock compute over audio duration. */
   readonly realTimeFactor: number;
-  readonly wer: Record<string, { readonly wer: number; readonly words: number; readonly errors: number; readonly files: number }>;
-  readonly lag?: LagSummary;
+  /** CPU seconds per second of audio. */
+  readonly cpuPerAudioSecond: number;
+  readonly wer: Record<string, WerFigures>;
+  /** Streaming, over the files whose sentences the manifest gives: see {@link sentenceLags}. */
+  readonly sentenceLag?: SentenceLagSummary;
   readonly results: readonly FileResult[];
 }
 
-/** Transcribes every file of a manifest and scores it (WER per language, lag when streaming). */
+/** Transcribes every file of a manifest and scores it (WER per language; sentence lag when streaming). */
 export async function evaluate(lm: LoadedModel, entries: readonly ManifestEntry[], opts: EvalOptions): Promise<EvalReport> {
-  const { mode: _mode, onResult: _onResult, ...policy } = opts;
   const results: FileResult[] = [];
   for (const [i, e] of entries.entries()) {
     const samples = readAudioFile(e.audio).samples;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     let hypothesis: string;
-    let lags: number[] | undefined;
+    let emitted: EmittedText[] | undefined;
     if (opts.mode === 'offline') {
       hypothesis = (await transcribeOffline(lm, samples, { language: e.language, ...(opts.beams ? { beams: opts.beams } : {}) })).text;
     } else {
-      const segs = await streamPcm(floatToS16le(samples), { ...policy, model: lm, language: e.language });
-      hypothesis = segs.map((s) => s.text).join('');
-      lags = wordLags(segs);
+      const { mode: _m, onResult: _r, ...stream } = opts;
+      const segs = await streamPcm(floatToS16le(samples), { ...stream, model: lm, language: e.language });
+      emitted = segs.map((s) => ({ text: s.text, at: s.emittedMs / 1000 }));
+      hypothesis = emitted.map((s) => s.text).join('');
     }
-    const r: FileResult = {
-      audio: e.audio,
-      language: e.language,
-      reference: e.text,
-      hypothesis: hypothesis.trim(),
-      counts: werCounts(e.text, hypothesis, e.language),
-      seconds: samples.length / 16000,
-      computeSeconds: (performance.now() - t0) / 1000,
-      ...(lags ? { lags } : {}),
-    };
-    results.push(r);
-    opts.onResult?.(r, i, entries.length);
+    const computeSeconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    results.push({ ...fileResult(e, hypothesis, samples.length / 16000, computeSeconds, emitted), cpuSeconds: (cpu.user + cpu.system) / 1e6 });
+    opts.onResult?.(results.at(-1)!, i, entries.length);
   }
-  const wer: Record<string, { wer: number; words: number; errors: number; files: number }> = {};
-  for (const lang of [...new Set(results.map((r) => r.language))]) {
-    const rs = results.filter((r) => r.language === lang);
-    const counts = rs.map((r) => r.counts);
-    wer[lang] = {
-      wer: werPercent(counts),
-      words: counts.reduce((n, c) => n + c.words, 0),
-      errors: counts.reduce((n, c) => n + c.errors, 0),
-      files: rs.length,
-    };
-  }
+  return report(opts.mode, results);
+}
+
+/** Scores one file's transcript (and, given its emissions and the manifest's sentences, their lags); CPU time 0. */
+export function fileResult(e: ManifestEntry, hypothesis: string, seconds: number, computeSeconds: number, emitted?: readonly EmittedText[]): FileResult {
+  return {
+    audio: e.audio,
+    language: e.language,
+    reference: e.text,
+    hypothesis: hypothesis.trim(),
+    counts: werCounts(e.text, hypothesis, e.language),
+    seconds,
+    computeSeconds,
+    cpuSeconds: 0,
+    ...(emitted ? { emitted } : {}),
+    ...(emitted && e.segments ? { sentenceLags: sentenceLags(e.segments, emittedWords(emitted, e.language), e.language) } : {}),
+  };
+}
+
+/** WER per language, real-time factor and sentence lags over scored files. */
+export function report(mode: EvalMode, results: readonly FileResult[]): EvalReport {
+  const wer: Record<string, WerFigures> = {};
+  for (const lang of [...new Set(results.map((r) => r.language))]) wer[lang] = werOf(results.filter((r) => r.language === lang));
   const audioSeconds = results.reduce((n, r) => n + r.seconds, 0);
   const computeSeconds = results.reduce((n, r) => n + r.computeSeconds, 0);
+  const cpuSeconds = results.reduce((n, r) => n + r.cpuSeconds, 0);
+  const lags = results.flatMap((r) => r.sentenceLags ?? []);
   return {
-    mode: opts.mode,
+    mode,
     files: results.length,
     audioSeconds,
     computeSeconds,
     realTimeFactor: audioSeconds > 0 ? computeSeconds / audioSeconds : 0,
+    cpuPerAudioSecond: audioSeconds > 0 ? cpuSeconds / audioSeconds : 0,
     wer,
-    ...(opts.mode === 'streaming' ? { lag: summarizeLags(results.flatMap((r) => r.lags ?? [])) } : {}),
+    ...(lags.length ? { sentenceLag: summarizeSentenceLags(lags) } : {}),
     results,
+  };
+}
+
+/** WER over some files (errors and words summed, then divided). */
+export function werOf(results: readonly FileResult[]): WerFigures {
+  const counts = results.map((r) => r.counts);
+  return {
+    wer: werPercent(counts),
+    words: counts.reduce((n, c) => n + c.words, 0),
+    errors: counts.reduce((n, c) => n + c.errors, 0),
+    files: results.length,
   };
 }
