@@ -1,11 +1,14 @@
 // End-to-end load: N clients replay audio into the server at real-time pace, concurrently.
-//   npm run bench:server -- [--model toy|tiny|FILE] [--streams 8[,12,…]] [--seconds 60] [--find-max]
+//   npm run bench:server -- [--model toy|tiny|FILE] [--streams 8[,12,…]] [--seconds 60] [--find-max] [--protocol tcp|ws|ws-stereo]
+// `--protocol ws`: each client is a mod_audio_stream call on the WebSocket port (20 ms frames);
+// `ws-stereo`: N/2 stereo calls (N streams: each call's two legs).
 // Reports, per N: every stream's 90th-percentile emission lag (from the moment the audio up to a
 // word's end reached the server to the moment its line was sent), lines, CPU use and memory. `--find-max` searches the largest N for which
 // every stream's p90 lag stays under --max-lag (2 s): doubling, then bisection.
 // Models: `toy` (test/fixtures, trained here), `tiny` (random weights of whisper tiny's shape:
 // same compute as the real tiny; its text is noise), or a .pt/ggml file.
 import net from 'node:net';
+import { WebSocket } from 'ws';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -83,7 +86,44 @@ function replay(port: number, pcm: Buffer, startDelay: number): Promise<void> {
   });
 }
 
-async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSize: number; maxLag: number; language: string; parallel: number; catchUp: boolean }): Promise<RunResult> {
+/** Which front door the clients use. */
+type Protocol = 'tcp' | 'ws' | 'ws-stereo';
+
+/** One mod_audio_stream call: 20 ms frames (sent 5 at a time every 100 ms, drift-corrected), then the hang-up closes it. */
+function replayWs(port: number, pcm: Buffer, startDelay: number, stereo: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    setTimeout(() => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/audio_stream?mix=${stereo ? 'stereo' : 'mono'}&rate=16000`);
+      ws.on('error', reject);
+      ws.on('close', () => resolve());
+      ws.on('open', () => {
+        const frame = stereo ? 1280 : 640;
+        const t0 = performance.now();
+        let sent = 0;
+        const tick = (): void => {
+          const due = Math.min(pcm.length, Math.floor((performance.now() - t0) / 100 + 1) * 5 * frame);
+          for (; sent < due; sent += frame) ws.send(pcm.subarray(sent, sent + frame));
+          if (sent >= pcm.length) ws.close(1000);
+          else setTimeout(tick, Math.max(0, t0 + (sent / (5 * frame)) * 100 - performance.now()));
+        };
+        tick();
+      });
+    }, startDelay);
+  });
+}
+
+/** Two mono s16le buffers → interleaved stereo. */
+function interleave(l: Buffer, r: Buffer): Buffer {
+  const n = Math.min(l.length, r.length) >> 1;
+  const out = Buffer.alloc(n * 4);
+  for (let i = 0; i < n; i++) {
+    out.writeInt16LE(l.readInt16LE(2 * i), 4 * i);
+    out.writeInt16LE(r.readInt16LE(2 * i), 4 * i + 2);
+  }
+  return out;
+}
+
+async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSize: number; maxLag: number; language: string; parallel: number; catchUp: boolean; protocol?: Protocol }): Promise<RunResult> {
   // a word's emission lag: its line's emission − when the audio up to the word's end reached the
   // server. Word ends are clamped into the chunk that produced the line: a model whose attention
   // is not aligned (the toy and random models) cannot put a word outside the audio it was decoded from.
@@ -92,16 +132,20 @@ async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSiz
   const onSegment = (seg: Segment, c: ClientInfo): void => {
     const now = performance.now();
     const end = seg.audioEndMs / 1000;
-    const list = lags.get(c.peer) ?? [];
-    lags.set(c.peer, list);
+    // a stereo call's two legs share its peer: told apart by their arrival clocks
+    const list = lags.get(legKey(c)) ?? [];
+    lags.set(legKey(c), list);
     lines++;
     for (const w of seg.words) {
       const at = c.receivedAt(Math.min(end, Math.max(end - o.minChunkSize, w.end)));
       if (!Number.isNaN(at)) list.push((now - at) / 1000);
     }
   };
-  const server = createServer({ model: lm, host: '127.0.0.1', port: 0, language: o.language, minChunkSize: o.minChunkSize, maxConnections: n + 1, parallelIterations: o.parallel, catchUp: o.catchUp, onSegment });
-  const { port } = await server.listen();
+  const protocol = o.protocol ?? 'tcp';
+  const server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...(protocol === 'tcp' ? {} : { wsPort: 0 }), language: o.language, minChunkSize: o.minChunkSize, maxConnections: n + 1, parallelIterations: o.parallel, catchUp: o.catchUp, onSegment });
+  const addresses = await server.listen();
+  const { port } = addresses;
+  const wsPort = addresses.ws?.port ?? 0;
   const pool = speechPool();
   (globalThis as { gc?: () => void }).gc?.();
   const rssBefore = process.memoryUsage().rss;
@@ -110,13 +154,21 @@ async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSiz
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   // streams start spread over one chunk interval, as unsynchronised calls would
+  const calls = protocol === 'ws-stereo' ? Math.ceil(n / 2) : n;
   await Promise.all(
-    Array.from({ length: n }, (_, i) => replay(port, replayAudio(pool, o.seconds, i * 3), (i * o.minChunkSize * 1000) / n)),
+    Array.from({ length: calls }, (_, i) => {
+      const delay = (i * o.minChunkSize * 1000) / calls;
+      if (protocol === 'tcp') return replay(port, replayAudio(pool, o.seconds, i * 3), delay);
+      if (protocol === 'ws') return replayWs(wsPort, replayAudio(pool, o.seconds, i * 3), delay, false);
+      // the same N streams of audio as tcp and ws, two to a call
+      return replayWs(wsPort, interleave(replayAudio(pool, o.seconds, 2 * i * 3), replayAudio(pool, o.seconds, (2 * i + 1) * 3)), delay, true);
+    }),
   );
+  // a WebSocket call's final pass runs after its hang-up: close() waits for it
+  await server.close();
   const wall = (performance.now() - wall0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
-  await server.close();
   const all = [...lags.values()];
   const p90s = all.map((l) => percentile(l, 90)).filter((x) => !Number.isNaN(x));
   const worst = p90s.length ? Math.max(...p90s) : Number.NaN;
@@ -129,7 +181,7 @@ async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSiz
     lines,
     cpuCores: (cpu.user + cpu.system) / 1e6 / wall,
     peakRssMiB: peak / 2 ** 20,
-    ok: p90s.length === n && worst < o.maxLag,
+    ok: p90s.length === (protocol === 'ws-stereo' ? 2 * calls : n) && worst < o.maxLag,
   };
 }
 
@@ -156,6 +208,16 @@ async function memoryPerStream(lm: LoadedModel, count: number, language: string)
   return { rssMiB: (afterUse.rss - before.rss) / 2 ** 20 / count, heapMiB: (afterUse.heapUsed + afterUse.external - before.heapUsed - before.external) / 2 ** 20 / count };
 }
 
+/** Each stream's own key: a stereo call's two legs have the same peer but not the same arrival clock. */
+const legKeys = new WeakMap<object, string>();
+let legCount = 0;
+function legKey(c: ClientInfo): string {
+  const clock = c.receivedAt as unknown as object;
+  let k = legKeys.get(clock);
+  if (!k) legKeys.set(clock, (k = `${c.peer}#${++legCount}`));
+  return k;
+}
+
 function row(r: RunResult): string {
   return `| ${String(r.streams).padStart(3)} | ${r.worstP90.toFixed(2)} s | ${r.medianP90.toFixed(2)} s | ${r.maxLag.toFixed(2)} s | ${String(r.words).padStart(5)} | ${r.cpuCores.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} MiB | ${r.ok ? 'yes' : 'no'} |`;
 }
@@ -173,6 +235,7 @@ const program = new Command('bench:server')
   .option('--parallel <n>', 'policy iterations the server runs at once (its parallelIterations)', intArg(1, 64), 1)
   .option('--memory <n>', 'also measure memory per stream with N open streams holding 30 s each', intArg(1, 1000))
   .option('--json', 'print the results as JSON', false)
+  .option('--protocol <p>', 'tcp (SimulStreaming\'s protocol), ws (mod_audio_stream calls, mono), ws-stereo (N/2 stereo calls)', 'tcp')
   .action(async (o: Record<string, unknown>) => {
     const cacheDir = tempDir('simulstream-bench-');
     const threads = o.threads as number;
@@ -182,9 +245,11 @@ const program = new Command('bench:server')
         : o.model === 'tiny'
           ? await loadModel({ checkpoint: randomCheckpoint('tiny'), cacheDir, threads })
           : await loadModel({ modelPath: o.model as string, cacheDir, threads });
-    const opts = { seconds: o.seconds as number, minChunkSize: o.minChunkSize as number, maxLag: o.maxLag as number, language: 'fr', parallel: o.parallel as number, catchUp: o.catchUp as boolean };
+    const protocol = o.protocol as Protocol;
+    if (!['tcp', 'ws', 'ws-stereo'].includes(protocol)) throw new Error(`--protocol: tcp, ws or ws-stereo, got ${protocol}`);
+    const opts = { seconds: o.seconds as number, minChunkSize: o.minChunkSize as number, maxLag: o.maxLag as number, language: 'fr', parallel: o.parallel as number, catchUp: o.catchUp as boolean, protocol };
     const cpus = os.cpus();
-    console.log(`model ${String(o.model)}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.parallel} iteration(s) at once, ${threads || 'default'} ONNX threads, catch-up ${opts.catchUp ? 'on' : 'off'}; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
+    console.log(`model ${String(o.model)}, protocol ${protocol}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.parallel} iteration(s) at once, ${threads || 'default'} ONNX threads, catch-up ${opts.catchUp ? 'on' : 'off'}; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
     console.log('| streams | worst p90 lag | median p90 | max lag | words | CPU (cores) | peak RSS | p90 < ' + `${opts.maxLag} s |`);
     console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
     await run(lm, 1, { ...opts, seconds: 5 }); // warm-up: ONNX Runtime's arenas, JIT

@@ -68,6 +68,15 @@ export const DEFAULTS = Object.freeze({
   drainTimeout: 30,
   /** Policy iterations that run at once. */
   parallelIterations: 1,
+  // --- the switch's front doors (`--ws-port`, `--audiosocket-port`) ---
+  /** Largest WebSocket frame accepted (bytes); a bigger one closes that call (code 1009). */
+  wsMaxFrameBytes: 1 << 20,
+  /** Sample rate of a WebSocket call's L16 audio when its URL does not say (`?rate=`). */
+  wsRate: 16000,
+  /** Channel layout of a WebSocket call when its URL does not say (`?mix=`). */
+  wsMix: 'mono' as 'mono' | 'mixed' | 'stereo',
+  /** The rate AudioSocket's message kind 0x11 carries (12 kHz since Asterisk PR 1492; one earlier revision used it for 16 kHz). */
+  audioSocketKind11Rate: 12000 as 12000 | 16000,
 } as const);
 
 /** The table's type. */

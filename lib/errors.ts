@@ -57,6 +57,12 @@ export const ErrorCodes = {
   ERR_LISTEN: 'the server cannot listen on its address',
   /** A method was called when the stream cannot take it. */
   ERR_INVALID_STATE: 'a method was called when the stream cannot take it',
+  /** A WebSocket frame is larger than the server accepts (1 MiB). */
+  ERR_WS_FRAME_TOO_LARGE: 'a WebSocket frame is larger than the server accepts (1 MiB)',
+  /** A call's client broke its protocol (an AudioSocket message, a jambonz message out of order). */
+  ERR_STREAM_PROTOCOL: 'a call\'s client broke its protocol (an AudioSocket message, a jambonz message out of order)',
+  /** A call's line could not be written to the transcript store. */
+  ERR_TRANSCRIPT_STORE: 'a call\'s line could not be written to the transcript store',
   /** An internal error (a bug): the message says where. */
   ERR_INTERNAL: 'an internal error (a bug): the message says where',
   ERR_AUDIO_INPUT: 'the audio input cannot be opened or read',

@@ -21,7 +21,9 @@ import { download } from '../lib/model/download.js';
 import { expectedTensorShapes, OFFICIAL_DIMS } from '../lib/model/dims.js';
 import { openCheckpoint } from '../lib/model/load-checkpoint.js';
 import { checkTensorShapes } from '../lib/model/tensor-check.js';
-import { createServer } from '../lib/server/server.js';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
+import { createServer, type ServerAddresses, type ServerOptions } from '../lib/server/server.js';
 import { OutputWatch } from '../lib/server/output-watch.js';
 import { PcmValidator } from '../lib/stream/pcm-validator.js';
 import { transcriber } from '../lib/stream/transcriber.js';
@@ -49,6 +51,15 @@ async function deadPort(): Promise<number> {
   const { port } = s.address() as net.AddressInfo;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** A server (fake model) whose first stream to end on an error gives that error; `act` drives a client. */
+function firstStreamError(o: Partial<ServerOptions>, act: (a: ServerAddresses) => Promise<void>): Promise<{ code: string; message: string }> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer({ model: fake(), host: '127.0.0.1', port: 0, ...o, observers: [{ streamClosed: (_p, e) => e && resolve(e) }] });
+    closed.push(() => srv.close());
+    srv.listen().then(act).catch(reject);
+  });
 }
 
 /** Runs `f` and returns the SimulstreamError it threw or rejected with (the test fails otherwise). */
@@ -201,6 +212,33 @@ const ROWS: Record<ErrorCode, () => Promise<SimulstreamError | { code: string; m
     );
     assert.ok(err instanceof TypeError);
     return errorInfo(err);
+  },
+  ERR_WS_FRAME_TOO_LARGE: () =>
+    firstStreamError({ wsPort: 0 }, async (a) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${a.ws!.port}/audio_stream`);
+      ws.on('error', () => {});
+      await once(ws, 'open');
+      ws.send(Buffer.alloc((1 << 20) + 1));
+    }),
+  ERR_STREAM_PROTOCOL: () =>
+    firstStreamError({ audioSocketPort: 0 }, async (a) => {
+      const c = net.connect(a.audioSocket!.port, '127.0.0.1', () => c.end(Buffer.from([0x42, 0x00, 0x00])));
+      c.on('error', () => {});
+    }),
+  ERR_TRANSCRIPT_STORE: () => {
+    // a call whose store file cannot be written (a directory has its name): its client still gets its lines
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'blocked.jsonl'));
+    const words = new FakeModel([]).tokenizer.encode(' bonjour');
+    const model = new FakeModel(words.map((token, i) => ({ token, frame: 5 + 2 * i }))).asLoadedModel();
+    return firstStreamError({ wsPort: 0, outDir: dir, model, minChunkSize: 0.5 }, async (a) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${a.ws!.port}/audio_fork`);
+      ws.on('error', () => {});
+      await once(ws, 'open');
+      ws.send(JSON.stringify({ uuid: 'blocked' }));
+      ws.send(Buffer.alloc(32000));
+      ws.send(Buffer.alloc(0));
+    });
   },
   ERR_AUDIO_INPUT: () => caught(() => openAudio(path.join(tmp, 'no-such-file.wav'))),
   ERR_AUDIO_EMPTY: async () => caught(async () => pipeline((await openAudio(file('empty.raw', ''))).stream, new Writable({ write: (_c, _e, d) => d() }))),

@@ -291,7 +291,7 @@ describe('server: a stream\'s failure is its own', () => {
     const text = await out;
     assertPeer(text, 'fr-000.wav');
     const of = (n: string) => obs.calls.filter((c) => c.name === n);
-    assert.deepEqual(of('connectionAccepted').map((c) => c.args), [[peer]]);
+    assert.deepEqual(of('connectionAccepted').map((c) => c.args), [[peer, 'tcp']]);
     assert.equal(of('connectionRefused').length, 1);
     assert.equal(of('connectionRefused')[0]!.args[1], 'capacity');
     assert.equal(of('audioReceived').reduce((n, c) => n + (c.args[1] as number), 0), pcm.length);
@@ -405,7 +405,7 @@ describe('server pieces', () => {
   });
 
   it('new error codes have messages; StartupError keeps the cause\'s code', () => {
-    for (const code of ['ERR_SERVER_BUSY', 'ERR_CLIENT_GONE', 'ERR_OUTPUT_STALLED', 'ERR_CALL_NOT_TRANSCRIBED'] as const) {
+    for (const code of ['ERR_SERVER_BUSY', 'ERR_CLIENT_GONE', 'ERR_OUTPUT_STALLED', 'ERR_CALL_NOT_TRANSCRIBED', 'ERR_WS_FRAME_TOO_LARGE', 'ERR_STREAM_PROTOCOL', 'ERR_TRANSCRIPT_STORE'] as const) {
       assert.ok(ErrorCodes[code].length > 0);
       assert.equal(new SimulstreamError(code).code, code);
     }

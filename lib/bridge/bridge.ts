@@ -1,6 +1,8 @@
-import { SimulstreamError } from '../errors.js';
+import { InvalidOptionError, SimulstreamError } from '../errors.js';
 import { silentLogger, withContext, type Logger } from '../server/logger.js';
-import { CallTranscriber, type CallInfo, type CallOptions } from './call-transcriber.js';
+import { AUDIO_STREAM_EVENTS, AudioStreamCall } from './audio-stream-call.js';
+import type { BridgeCall, CallInfo } from './bridge-call.js';
+import { CallTranscriber, type CallOptions } from './call-transcriber.js';
 import { EslClient, type EslClientOptions } from './esl-client.js';
 import type { EslEvent } from './esl-event.js';
 import type { BridgeObserver } from './observer.js';
@@ -27,13 +29,23 @@ export interface BridgeOptions extends Omit<EslClientOptions, 'events'> {
   readonly recognizerBackoffMs?: readonly [number, number];
   /** See {@link CallOptions.recognizerAttempts}. */
   readonly recognizerAttempts?: number;
+  /**
+   * How a call's audio reaches the recognizer: `record` (default: `uuid_record` to a raw file the
+   * bridge follows) or `audio_stream` (`uuid_audio_stream` to the server's WebSocket port,
+   * transcripts back as `mod_audio_stream::json` events: no audio on disk).
+   */
+  readonly capture?: 'record' | 'audio_stream';
+  /** With `audio_stream`: the server's WebSocket port as FreeSWITCH reaches it (`ws://host:port`). */
+  readonly streamUrl?: string;
+  /** With `audio_stream`: the server's `--ws-token`. */
+  readonly streamToken?: string;
 }
 
 /** Every key of {@link BridgeOptions}, at run time. */
 const BRIDGE_OPTION_KEYS = [
   'host', 'port', 'password', 'format', 'reconnect', 'backoffMs', 'timeout',
   'recognizer', 'outDir', 'logger', 'recordDir', 'legs', 'recordRate', 'keepAudio', 'sendEvents', 'direction', 'onLine', 'observers',
-  'recognizerBackoffMs', 'recognizerAttempts',
+  'recognizerBackoffMs', 'recognizerAttempts', 'capture', 'streamUrl', 'streamToken',
 ] as const satisfies readonly (keyof BridgeOptions)[];
 
 export interface Bridge {
@@ -43,13 +55,13 @@ export interface Bridge {
    */
   connect(opts?: { readonly retry?: boolean }): Promise<void>;
   /** Transcribes one call until it hangs up. */
-  transcribeCall(uuid: string): Promise<CallTranscriber>;
+  transcribeCall(uuid: string): Promise<BridgeCall>;
   /** Transcribes every answered call from now on (and those already up). */
   auto(): Promise<void>;
   /** Places a test call with `originate` and transcribes it. */
-  testCall(destination: string): Promise<CallTranscriber>;
+  testCall(destination: string): Promise<BridgeCall>;
   /** Calls being transcribed now. */
-  readonly calls: ReadonlyMap<string, CallTranscriber>;
+  readonly calls: ReadonlyMap<string, BridgeCall>;
   readonly esl: EslClient;
   /** Stops every call's transcription (final lines stored), logs out. */
   close(): Promise<void>;
@@ -66,9 +78,15 @@ const EVENTS = ['CHANNEL_ANSWER', 'CHANNEL_HANGUP_COMPLETE', 'RECORD_STOP'];
 export function createBridge(opts: BridgeOptions): Bridge {
   checkOptionKeys<MissingKeys<BridgeOptions, typeof BRIDGE_OPTION_KEYS>>(opts, BRIDGE_OPTION_KEYS, 'createBridge');
   const log = opts.logger ?? silentLogger;
-  const esl = new EslClient({ ...opts, events: EVENTS });
+  const streamed = opts.capture === 'audio_stream';
+  if (opts.capture !== undefined && opts.capture !== 'record' && !streamed) throw new InvalidOptionError('--capture', `must be record or audio_stream, got ${String(opts.capture)}`);
+  if (streamed && !/^wss?:\/\/[^/\s]+/.test(opts.streamUrl ?? '')) {
+    throw new InvalidOptionError('--ws-url', `with --capture audio_stream: the server's WebSocket port as FreeSWITCH reaches it, e.g. ws://10.0.0.5:43008 (got ${JSON.stringify(opts.streamUrl ?? '')})`);
+  }
+  const { capture: _c, streamUrl: _u, streamToken: _t, ...eslOptions } = opts;
+  const esl = new EslClient({ ...eslOptions, events: streamed ? [...EVENTS, ...AUDIO_STREAM_EVENTS] : EVENTS });
   const store = new TranscriptStore(opts.outDir);
-  const calls = new Map<string, CallTranscriber>();
+  const calls = new Map<string, BridgeCall>();
   const finished = new Set<string>();
   let automatic = false;
   const observers = opts.observers ?? [];
@@ -101,10 +119,19 @@ export function createBridge(opts: BridgeOptions): Bridge {
     onRecognizerReconnect: () => observe((o) => o.reconnected?.('recognizer')),
   };
 
-  async function begin(info: CallInfo): Promise<CallTranscriber> {
+  async function begin(info: CallInfo): Promise<BridgeCall> {
     const existing = calls.get(info.uuid);
     if (existing) return existing;
-    const call = new CallTranscriber(info, { ...callOptions, log: withContext(log, { call_uuid: info.uuid }) });
+    const callLog = withContext(log, { call_uuid: info.uuid });
+    const call: BridgeCall = streamed
+      ? new AudioStreamCall(info, {
+          ...callOptions,
+          log: callLog,
+          streamUrl: opts.streamUrl!,
+          ...(opts.streamToken ? { streamToken: opts.streamToken } : {}),
+          legs: opts.legs ?? 'both',
+        })
+      : new CallTranscriber(info, { ...callOptions, log: callLog });
     calls.set(info.uuid, call);
     try {
       await call.start();
@@ -140,7 +167,15 @@ export function createBridge(opts: BridgeOptions): Bridge {
     } else if (e.name === 'CHANNEL_HANGUP_COMPLETE') {
       void calls.get(uuid)?.stop('hangup');
     } else if (e.name === 'RECORD_STOP') {
-      calls.get(uuid)?.recordStopped(e.headers['Record-File-Path'] ?? '');
+      const call = calls.get(uuid);
+      if (call instanceof CallTranscriber) call.recordStopped(e.headers['Record-File-Path'] ?? '');
+    } else if (e.name === 'CUSTOM' && streamed) {
+      const call = calls.get(uuid);
+      if (!(call instanceof AudioStreamCall)) return;
+      const subclass = e.headers['Event-Subclass'];
+      if (subclass === 'mod_audio_stream::json') call.message(e.body);
+      else if (subclass === 'mod_audio_stream::disconnect') call.disconnected(e.body);
+      else if (subclass === 'mod_audio_stream::error') call.streamFailed(e.body);
     }
   });
 

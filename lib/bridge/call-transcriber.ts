@@ -8,12 +8,9 @@ import { LegStream } from './leg-stream.js';
 import type { Recognizer } from './recognizer.js';
 import type { TranscriptLine } from './transcript-lines.js';
 import type { Leg, StoredLine, TranscriptStore } from './transcript-store.js';
+import { storeLine, type BridgeCall, type CallInfo, type StopReason } from './bridge-call.js';
 
-export interface CallInfo {
-  readonly uuid: string;
-  readonly caller: string;
-  readonly callee: string;
-}
+export type { CallInfo } from './bridge-call.js';
 
 export interface CallOptions {
   readonly esl: EslClient;
@@ -52,7 +49,7 @@ interface LegRun {
  * it grows, streams it to the recognizer, and stores every line that comes back. `stop()` ends the
  * recording; the remaining audio is sent, the final lines are stored, and the file is deleted.
  */
-export class CallTranscriber {
+export class CallTranscriber implements BridgeCall {
   private legs: LegRun[] = [];
   private stopped = false;
   readonly started = new Date();
@@ -128,38 +125,14 @@ export class CallTranscriber {
   }
 
   private store(leg: Leg, l: TranscriptLine): void {
-    const line: StoredLine = {
-      call_uuid: this.call.uuid,
-      leg,
-      caller: this.call.caller,
-      callee: this.call.callee,
-      start_ms: l.startMs,
-      end_ms: l.endMs,
-      text: l.text,
-      received_at: new Date().toISOString(),
-      call_started_at: this.started.toISOString(),
-    };
-    this.opts.store.append(line);
-    this.opts.log.info(`${this.call.uuid} ${leg} ${l.startMs} ${l.endMs}${l.text.startsWith(' ') ? '' : ' '}${l.text}`);
-    this.opts.onLine?.(line);
-    if (this.opts.sendEvents && this.opts.esl.connected) {
-      this.opts.esl
-        .sendEvent('CUSTOM', {
-          'Event-Subclass': 'asr::transcript',
-          'Unique-ID': this.call.uuid,
-          'ASR-Leg': leg,
-          'ASR-Start-Ms': String(l.startMs),
-          'ASR-End-Ms': String(l.endMs),
-        }, l.text.trim())
-        .catch((e: Error) => this.opts.log.warning(`sendevent asr::transcript: ${e.message}`));
-    }
+    storeLine(this.opts, this.call, this.started, leg, l);
   }
 
   /**
    * Ends the call's transcription: stops the recording (unless the call is gone), lets the
    * followers read to the end, waits for the last lines.
    */
-  async stop(reason: 'hangup' | 'record-stop' | 'shutdown'): Promise<void> {
+  async stop(reason: StopReason): Promise<void> {
     if (this.stopped) return this.done;
     this.stopped = true;
     if (reason !== 'hangup' && this.opts.esl.connected) {

@@ -1,4 +1,4 @@
-import type { CallTranscriber } from './call-transcriber.js';
+import type { BridgeCall } from './bridge-call.js';
 import type { StoredLine } from './transcript-store.js';
 
 /**
@@ -7,9 +7,9 @@ import type { StoredLine } from './transcript-store.js';
  */
 export interface BridgeObserver {
   /** A call's transcription started (recording, recognizer connected). */
-  callStarted?(call: CallTranscriber): void;
+  callStarted?(call: BridgeCall): void;
   /** A call's transcription ended, every line stored: `error` is set when it failed (its start, or a leg's stream). */
-  callEnded?(call: CallTranscriber, error?: { readonly code: string; readonly message: string }): void;
+  callEnded?(call: BridgeCall, error?: { readonly code: string; readonly message: string }): void;
   /** A line was stored. */
   lineStored?(line: StoredLine): void;
   /** A connection came back: FreeSWITCH's event socket, or a call's recognizer stream. */

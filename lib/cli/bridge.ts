@@ -40,6 +40,9 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     .addOption(new Option('--legs <legs>', 'mixed: both parties in one recording; both: caller and callee separately').choices(['mixed', 'both']).default('mixed'))
     .addOption(new Option('--record-rate <hz>', '16000: FreeSWITCH resamples; 8000: record at the codec\'s rate, the bridge resamples').choices(['16000', '8000']).default('16000'))
     .addOption(new Option('--direction <d>', 'with --auto: which answered channels to transcribe').choices(['inbound', 'outbound', 'any']).default('inbound'))
+    .addOption(new Option('--capture <how>', 'record: uuid_record to a raw file the bridge follows; audio_stream: FreeSWITCH streams each call to the server\'s --ws-port with mod_audio_stream (no audio on disk)').choices(['record', 'audio_stream']).default('record'))
+    .option('--ws-url <url>', 'with --capture audio_stream: the server\'s WebSocket port as FreeSWITCH reaches it (ws://host:port)')
+    .addOption(new Option('--ws-token <token>', 'with --capture audio_stream: the server\'s --ws-token, sent by FreeSWITCH as Authorization: Bearer').env('SIMULSTREAM_WS_TOKEN'))
     .option('--keep-audio', 'keep the raw recordings after each call', false)
     .option('--events', 'send each line back into FreeSWITCH as a CUSTOM asr::transcript event', false)
     .option('--json-events', 'subscribe to events in JSON form instead of plain', false)
@@ -91,7 +94,11 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
         recognizer,
         outDir: o.outDir as string,
         recordDir: o.recordDir as string,
-        legs: o.legs as 'mixed' | 'both',
+        // a streamed call is stereo (caller and callee apart) unless --legs mixed says otherwise
+        legs: (o.capture === 'audio_stream' && cmd.getOptionValueSource('legs') !== 'cli' ? 'both' : o.legs) as 'mixed' | 'both',
+        capture: o.capture as 'record' | 'audio_stream',
+        ...(o.wsUrl !== undefined ? { streamUrl: o.wsUrl as string } : {}),
+        ...(o.wsToken !== undefined ? { streamToken: o.wsToken as string } : {}),
         recordRate: Number(o.recordRate) as 16000 | 8000,
         direction: o.direction as 'inbound' | 'outbound' | 'any',
         keepAudio: o.keepAudio as boolean,

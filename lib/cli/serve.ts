@@ -25,6 +25,7 @@ import { opsPorts } from './ops-http.js';
 import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import type { CliIo } from './transcribe.js';
+import { addSwitchOptions, switchOptions } from './switch-options.js';
 
 const NOT_WARMED = 'Whisper is not warmed up. The first chunk processing may take longer.';
 /** The flags the HTTP port's rules name. */
@@ -68,6 +69,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
     )
     .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
+  addSwitchOptions(cmd);
   addPolicyOptions(cmd);
   return cmd.action(async (o: Record<string, unknown>) => {
     const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
@@ -162,6 +164,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
             echo: o.logFormat === 'json' ? logWriter(log) : io.stderr,
             ...(vad ? { vad } : {}),
             observers: [metrics, monitor && serverStreamsObserver(monitor)].filter((x) => x !== undefined),
+            ...switchOptions(o),
           });
           return { lm, vad, srv };
         } catch (err) {

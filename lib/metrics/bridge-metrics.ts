@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerBuildInfo } from './build-info.js';
-import type { CallTranscriber } from '../bridge/call-transcriber.js';
+import type { BridgeCall } from '../bridge/bridge-call.js';
 import type { BridgeObserver } from '../bridge/observer.js';
 import type { StoredLine } from '../bridge/transcript-store.js';
 
@@ -49,11 +49,11 @@ export class BridgeMetrics implements BridgeObserver {
     this.reconnects.labels('recognizer').inc(0);
   }
 
-  callStarted(call: CallTranscriber): void {
+  callStarted(call: BridgeCall): void {
     this.open.add(call.call.uuid);
   }
 
-  callEnded(call: CallTranscriber, error?: { readonly code: string; readonly message: string }): void {
+  callEnded(call: BridgeCall, error?: { readonly code: string; readonly message: string }): void {
     this.open.delete(call.call.uuid);
     if (error) this.failed.labels(error.code).inc();
     else this.finished.inc();

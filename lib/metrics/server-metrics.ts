@@ -2,7 +2,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { BYTES_PER_SECOND } from '../audio/pcm.js';
 import { registerBuildInfo } from './build-info.js';
 import type { AlignAttUpdate } from '../decode/align-att.js';
-import type { ServerObserver } from '../server/observer.js';
+import { STREAM_PROTOCOLS, type ServerObserver, type StreamProtocol } from '../server/observer.js';
+import type { Leg } from '../bridge/transcript-store.js';
 import type { Segment } from '../stream/utf8-carry.js';
 import { RateWindow } from './rate-window.js';
 
@@ -33,10 +34,10 @@ export interface ModelInfo {
  */
 export class ServerMetrics implements ServerObserver {
   readonly registry: Registry;
-  private readonly streamsOpen: Gauge;
-  private readonly accepted: Counter;
-  private readonly refused: Counter<'reason'>;
-  private readonly audioReceivedSeconds: Counter;
+  private readonly streamsOpen: Gauge<'protocol'>;
+  private readonly accepted: Counter<'protocol'>;
+  private readonly refused: Counter<'reason' | 'protocol'>;
+  private readonly audioReceivedSeconds: Counter<'protocol'>;
   private readonly audioDecoded: Counter;
   private readonly iterations: Counter;
   private readonly computeSeconds: Counter;
@@ -45,12 +46,14 @@ export class ServerMetrics implements ServerObserver {
   private readonly queueWait: Histogram;
   private readonly lag: Histogram;
   private readonly errors: Counter<'code'>;
-  private readonly streamsClosed: Counter;
+  private readonly streamsClosed: Counter<'protocol'>;
   private readonly loadSeconds: Gauge;
   private readonly modelInfo: Gauge<'model' | 'device' | 'threads' | 'quantization'>;
   private readonly rtf = new RateWindow(60);
-  /** Per stream: seconds of its audio the policy had seen at its last iteration. */
+  /** Per stream and leg: seconds of its audio the policy had seen at its last iteration. */
   private readonly decodedUpTo = new Map<string, number>();
+  /** Each open stream's protocol. */
+  private readonly protocols = new Map<string, StreamProtocol>();
 
   constructor(options: ServerMetricsOptions) {
     const registry = options.registry ?? new Registry();
@@ -58,17 +61,23 @@ export class ServerMetrics implements ServerObserver {
     this.registry = registry;
     const registers = [registry];
     const rtf = this.rtf;
-    this.streamsOpen = new Gauge({ name: 'simulstream_streams_open', help: 'Client streams open now', registers });
+    const labelNames = ['protocol'] as const;
+    this.streamsOpen = new Gauge({ name: 'simulstream_streams_open', help: 'Streams open now, by protocol (tcp, audio_stream, audio_fork, jambonz, audiosocket)', labelNames, registers });
     new Gauge({ name: 'simulstream_streams_capacity', help: 'The capacity given with --max-streams (/readyz fails at it)', registers }).set(options.maxStreams);
-    this.accepted = new Counter({ name: 'simulstream_connections_accepted_total', help: 'Client connections accepted', registers });
+    this.accepted = new Counter({ name: 'simulstream_connections_accepted_total', help: 'Streams accepted (TCP clients, calls), by protocol', labelNames, registers });
     this.refused = new Counter({
       name: 'simulstream_connections_refused_total',
-      help: 'Client connections refused (capacity: --max-connections reached; closing: shutting down)',
-      labelNames: ['reason'],
+      help: 'Streams refused (capacity: --max-connections reached; closing: shutting down), by protocol',
+      labelNames: ['reason', 'protocol'],
       registers,
     });
-    this.streamsClosed = new Counter({ name: 'simulstream_streams_closed_total', help: 'Client streams ended (finished, failed or vanished)', registers });
-    this.audioReceivedSeconds = new Counter({ name: 'simulstream_audio_received_seconds_total', help: 'Seconds of audio received from clients', registers });
+    this.streamsClosed = new Counter({ name: 'simulstream_streams_closed_total', help: 'Streams ended (finished, failed or vanished), by protocol', labelNames, registers });
+    this.audioReceivedSeconds = new Counter({
+      name: 'simulstream_audio_received_seconds_total',
+      help: 'Seconds of audio received, by protocol (each leg of a stereo call counts)',
+      labelNames,
+      registers,
+    });
     this.audioDecoded = new Counter({ name: 'simulstream_audio_decoded_seconds_total', help: 'Seconds of audio the policy has decoded', registers });
     this.iterations = new Counter({ name: 'simulstream_policy_iterations_total', help: 'AlignAtt policy iterations run', registers });
     this.computeSeconds = new Counter({ name: 'simulstream_iteration_seconds_total', help: 'Wall-clock seconds spent in policy iterations (queue wait excluded)', registers });
@@ -99,8 +108,14 @@ export class ServerMetrics implements ServerObserver {
     });
     registerBuildInfo(registry, options.version);
     // the label sets alerts look for exist from the start, at 0
-    this.refused.labels('capacity').inc(0);
-    this.refused.labels('closing').inc(0);
+    for (const protocol of STREAM_PROTOCOLS) {
+      this.refused.labels('capacity', protocol).inc(0);
+      this.refused.labels('closing', protocol).inc(0);
+      this.accepted.labels(protocol).inc(0);
+      this.streamsOpen.labels(protocol).set(0);
+      this.streamsClosed.labels(protocol).inc(0);
+      this.audioReceivedSeconds.labels(protocol).inc(0);
+    }
     this.modelSeconds.labels('encoder').inc(0);
     this.modelSeconds.labels('decoder').inc(0);
     this.modelRuns.labels('encoder').inc(0);
@@ -119,24 +134,25 @@ export class ServerMetrics implements ServerObserver {
     this.modelRuns.labels(stage).inc();
   }
 
-  connectionAccepted(peer: string): void {
-    this.accepted.inc();
-    this.streamsOpen.inc();
-    this.decodedUpTo.set(peer, 0);
+  connectionAccepted(peer: string, protocol: StreamProtocol = 'tcp'): void {
+    this.accepted.labels(protocol).inc();
+    this.streamsOpen.labels(protocol).inc();
+    this.protocols.set(peer, protocol);
   }
 
-  connectionRefused(_peer: string, reason: 'capacity' | 'closing'): void {
-    this.refused.labels(reason).inc();
+  connectionRefused(_peer: string, reason: 'capacity' | 'closing', protocol: StreamProtocol = 'tcp'): void {
+    this.refused.labels(reason, protocol).inc();
   }
 
-  audioReceived(_peer: string, bytes: number): void {
-    this.audioReceivedSeconds.inc(bytes / BYTES_PER_SECOND);
+  audioReceived(_peer: string, bytes: number, protocol: StreamProtocol = 'tcp'): void {
+    this.audioReceivedSeconds.labels(protocol).inc(bytes / BYTES_PER_SECOND);
   }
 
-  iteration(peer: string, update: AlignAttUpdate, queueMs: number): void {
-    const before = this.decodedUpTo.get(peer) ?? 0;
+  iteration(peer: string, update: AlignAttUpdate, queueMs: number, leg?: Leg): void {
+    const key = leg ? `${peer} ${leg}` : peer;
+    const before = this.decodedUpTo.get(key) ?? 0;
     const decoded = Math.max(0, update.audioEnd - before);
-    this.decodedUpTo.set(peer, Math.max(before, update.audioEnd));
+    this.decodedUpTo.set(key, Math.max(before, update.audioEnd));
     this.iterations.inc();
     if (decoded > 0) this.audioDecoded.inc(decoded);
     this.computeSeconds.inc(update.computeMs / 1000);
@@ -149,9 +165,12 @@ export class ServerMetrics implements ServerObserver {
   }
 
   streamClosed(peer: string, error?: { readonly code: string; readonly message: string }): void {
-    this.streamsOpen.dec();
-    this.streamsClosed.inc();
-    this.decodedUpTo.delete(peer);
+    const protocol = this.protocols.get(peer);
+    if (protocol === undefined) return; // never accepted
+    this.protocols.delete(peer);
+    this.streamsOpen.labels(protocol).dec();
+    this.streamsClosed.labels(protocol).inc();
+    for (const key of [peer, `${peer} caller`, `${peer} callee`, `${peer} mixed`]) this.decodedUpTo.delete(key);
     if (error) this.errors.labels(error.code).inc();
   }
 }

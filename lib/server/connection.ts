@@ -33,8 +33,11 @@ export interface ConnectionContext {
   readonly idleTimeoutMs: number;
   /** Seconds of audio per iteration (for the emission lag of a line). */
   readonly minChunkSize: number;
-  /** A stream's transcriber (objectMode: segments out). */
-  readonly transcriber: (peer: string, hooks: StreamHooks) => Duplex;
+  /**
+   * A stream's transcriber (objectMode: segments out), with the server's policy; `language`
+   * overrides the server's for one call (a jambonz `start`), checked against the model (throws).
+   */
+  readonly transcriber: (peer: string, hooks: StreamHooks, language?: string) => Duplex;
   readonly observe: FanOut<ServerObserver>;
   /** Called with every segment sent (see `ServerOptions.onSegment`). */
   readonly onSegment?: (segment: Segment, client: ClientInfo) => void;
@@ -96,7 +99,7 @@ export function serveConnection(socket: net.Socket, peer: string, ctx: Connectio
   const meter = new ByteMeter((n) => {
     pace.add(n);
     arrivals.add(n);
-    ctx.observe('audioReceived', peer, n);
+    ctx.observe('audioReceived', peer, n, 'tcp');
   });
   const encoder = new LineEncoder({
     format: ctx.format,
@@ -160,7 +163,7 @@ export function serveConnection(socket: net.Socket, peer: string, ctx: Connectio
 }
 
 /** Runs a hook of the embedding application; its failure is logged and otherwise ignored. */
-function hook(log: Logger, what: string, f: () => void): void {
+export function hook(log: Logger, what: string, f: () => void): void {
   try {
     f();
   } catch (err) {
@@ -169,7 +172,7 @@ function hook(log: Logger, what: string, f: () => void): void {
 }
 
 /** bench:server's emission lag of a segment's last word: now − when the audio up to it arrived (s); NaN when unknown. */
-function lagOf(seg: Segment, arrivals: ArrivalClock, minChunkSize: number): number {
+export function lagOf(seg: Segment, arrivals: ArrivalClock, minChunkSize: number): number {
   const end = seg.audioEndMs / 1000;
   const last = seg.words.at(-1);
   const at = arrivals.at(last ? Math.min(end, Math.max(end - minChunkSize, last.end)) : end);

@@ -1,9 +1,10 @@
-import net from 'node:net';
+import type net from 'node:net';
+import { TranscriptStore } from '../bridge/transcript-store.js';
 import { resolveAlignAttOptions, type AlignAttOptions } from '../decode/align-att-options.js';
 import { DEFAULTS } from '../defaults.js';
-import { errorInfo, InvalidOptionError, SimulstreamError } from '../errors.js';
+import { InvalidOptionError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
-import { encodeError, type OutputFormat } from '../stream/line-encoder.js';
+import type { OutputFormat } from '../stream/line-encoder.js';
 import { transcriber, TRANSCRIBER_OPTION_KEYS } from '../stream/transcriber.js';
 import { checkOptionKeys } from '../util/option-keys.js';
 import type { Segment } from '../stream/utf8-carry.js';
@@ -11,10 +12,16 @@ import type { Chunking } from '../stream/chunk-buffer.js';
 import { fanOut } from '../util/fan-out.js';
 import type { SileroVad } from '../vad/silero-vad.js';
 import type { VadIteratorOptions } from '../vad/vad-iterator.js';
-import { serveConnection, type ClientInfo, type Connection, type ConnectionContext } from './connection.js';
+import { audioSocketDoor } from './audiosocket/audiosocket-door.js';
+import type { CallContext } from './calls/streamed-call.js';
+import type { ClientInfo } from './connection.js';
+import type { FrontDoor } from './front-door.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ServerObserver } from './observer.js';
 import { Scheduler } from './scheduler.js';
+import { StreamRegistry } from './stream-registry.js';
+import { tcpDoor } from './tcp-door.js';
+import { wsDoor } from './ws/ws-door.js';
 
 export type { ClientInfo } from './connection.js';
 
@@ -28,7 +35,7 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   readonly minChunkSize?: number;
   /** Output lines: `text` (`start_ms end_ms text`, default) or `json`. */
   readonly format?: OutputFormat;
-  /** Most simultaneous clients; more are refused (logged once per busy spell). Default 64. */
+  /** Most simultaneous streams: TCP clients and calls of every front door together; more are refused (logged once per busy spell). Default 64. */
   readonly maxConnections?: number;
   /** Seconds without data after which a client's stream is finished and closed (0: never). Default 0. */
   readonly idleTimeout?: number;
@@ -66,17 +73,40 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
    * routing, and for tests that make one stream's model fail.
    */
   readonly modelFor?: (peer: string) => LoadedModel;
+  /**
+   * The switches' WebSocket port (0 picks a free one; default: none): `/audio_stream`
+   * (mod_audio_stream), `/audio_fork` (mod_audio_fork), `/jambonz` (jambonz's custom speech-to-text).
+   */
+  readonly wsPort?: number;
+  /** Where the WebSocket port listens (default `host`). */
+  readonly wsHost?: string;
+  /** Every WebSocket call needs it: `Authorization: Bearer TOKEN` or `?token=TOKEN`. */
+  readonly wsToken?: string;
+  /** Asterisk's AudioSocket port (0 picks a free one; default: none). It has no token: keep it behind a firewall. */
+  readonly audioSocketPort?: number;
+  /** The rate of AudioSocket's kind 0x11: 12000 (default, Asterisk since PR 1492) or 16000 (one earlier revision). */
+  readonly audioSocketKind11Rate?: 12000 | 16000;
+  /** Each streamed call's lines (WebSocket, AudioSocket) in `<outDir>/<uuid>.jsonl`, the bridge's transcript schema. */
+  readonly outDir?: string;
 }
 
 /** Every key of {@link ServerOptions}, at run time. */
 export const SERVER_OPTION_KEYS = [
   ...TRANSCRIBER_OPTION_KEYS.filter((k) => k !== 'objectMode' && k !== 'catchUp' && k !== 'onUpdate' && k !== 'scheduler'),
   'host', 'port', 'format', 'maxConnections', 'idleTimeout', 'outputTimeout', 'parallelIterations', 'catchUp', 'logger', 'echo', 'onSegment', 'observers', 'modelFor',
+  'wsPort', 'wsHost', 'wsToken', 'audioSocketPort', 'audioSocketKind11Rate', 'outDir',
 ] as const satisfies readonly (keyof ServerOptions)[];
 
+/** Where each front door listens: SimulStreaming's TCP port (the object itself, as before), and the switches' when they are on. */
+export interface ServerAddresses extends net.AddressInfo {
+  readonly tcp: net.AddressInfo;
+  readonly ws?: net.AddressInfo;
+  readonly audioSocket?: net.AddressInfo;
+}
+
 export interface SimulstreamServer {
-  /** Starts listening; resolves with the bound address. */
-  listen(): Promise<net.AddressInfo>;
+  /** Starts every listener; resolves with their addresses (the TCP one's fields at the top level). */
+  listen(): Promise<ServerAddresses>;
   /**
    * Stops accepting (readiness goes false), lets open streams go on until their clients end them
    * or `drainTimeout` seconds pass (default 0: at once), then finishes the rest (final pass,
@@ -85,18 +115,17 @@ export interface SimulstreamServer {
   close(options?: { readonly drainTimeout?: number }): Promise<void>;
   /** True from the first `close()` on: draining or closed. */
   readonly closing: boolean;
-  /** Clients whose stream is open now. */
+  /** Streams open now: TCP clients and calls of every front door. */
   readonly connections: number;
   readonly scheduler: Scheduler;
 }
 
-/** Seconds a refused client may keep its side open. */
-const REFUSED_LINGER_MS = 2000;
-
 /**
- * SimulStreaming's TCP protocol, for many clients at once over one model. Each connection is its
- * own pipeline ({@link serveConnection}): whatever fails in one stream ends that connection alone.
- * The options are checked here, before anything listens.
+ * One model for many streams, through several front doors sharing one {@link StreamRegistry}
+ * (capacity, refusals, drain, observers): SimulStreaming's TCP protocol (each connection its own
+ * pipeline, see `serveConnection`), and when asked the switches' WebSocket port (mod_audio_stream,
+ * mod_audio_fork, jambonz) and Asterisk's AudioSocket. Whatever fails in one stream ends that
+ * stream alone. The options are checked here, before anything listens.
  */
 export function createServer(options: ServerOptions): SimulstreamServer {
   checkOptionKeys<Exclude<keyof ServerOptions, (typeof SERVER_OPTION_KEYS)[number] | (typeof TRANSCRIBER_OPTION_KEYS)[number]>>(options, SERVER_OPTION_KEYS, 'createServer');
@@ -108,13 +137,15 @@ export function createServer(options: ServerOptions): SimulstreamServer {
   const minChunkSize = options.minChunkSize ?? DEFAULTS.minChunkSize;
   validate(options, maxConnections, minChunkSize);
   const scheduler = new Scheduler(options.parallelIterations ?? DEFAULTS.parallelIterations);
-  const clients = new Set<Connection>();
-  const sockets = new Set<net.Socket>();
   const observe = fanOut(options.observers ?? [], log);
-  const refusals = new RefusalLog(log, maxConnections);
-  let closing = false;
-  const { catchUp, model, modelFor, observers: _o, onSegment, echo, logger: _l, host: _h, port: _p, format: _f, maxConnections: _m, idleTimeout, outputTimeout, parallelIterations: _pi, ...policy } = options;
-  const ctx: ConnectionContext = {
+  const registry = new StreamRegistry({ maxConnections, log, observe });
+  const store = options.outDir !== undefined ? new TranscriptStore(options.outDir) : undefined;
+  const {
+    catchUp, model, modelFor, observers: _o, onSegment, echo, logger: _l, host: _h, port: _p, format: _f, maxConnections: _m, idleTimeout, outputTimeout, parallelIterations: _pi,
+    wsPort, wsHost, wsToken, audioSocketPort, audioSocketKind11Rate, outDir: _od,
+    ...policy
+  } = options;
+  const ctx: CallContext = {
     log,
     format,
     vac: !!options.vad,
@@ -124,97 +155,76 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     observe,
     ...(onSegment ? { onSegment } : {}),
     ...(echo ? { echo } : {}),
-    transcriber: (peer, hooks) =>
-      transcriber({
+    ...(store ? { store } : {}),
+    transcriber: (peer, hooks, language) => {
+      const m = modelFor ? modelFor(peer) : model;
+      // a call's own language (a jambonz start) is checked as the server's was
+      if (language !== undefined) resolveAlignAttOptions(m, { ...policy, language });
+      return transcriber({
         ...policy,
-        model: modelFor ? modelFor(peer) : model,
+        ...(language !== undefined ? { language } : {}),
+        model: m,
         objectMode: true,
         scheduler,
         onUpdate: hooks.onUpdate,
         ...((catchUp ?? DEFAULTS.catchUp) ? { catchUp: hooks.realTime } : {}),
-      }),
+      });
+    },
   };
 
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    socket.on('error', (err) => log.debug(`Client socket: ${err.message}`));
-    const peer = `('${socket.remoteAddress}', ${socket.remotePort})`;
-    if (closing || clients.size >= maxConnections) return refuse(socket, peer, closing ? 'closing' : 'capacity');
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    let c: Connection;
-    try {
-      c = serveConnection(socket, peer, ctx);
-    } catch (err) {
-      // a failure while setting a connection up (its model, its transcriber) is that connection's alone
-      log.error(`Client ${peer}: ${errorInfo(err).message}`);
-      socket.destroy();
-      return;
-    }
-    clients.add(c);
-    observe('connectionAccepted', peer);
-    void c.done.then(() => {
-      clients.delete(c);
-      refusals.freed(clients.size);
+  const doors: { readonly name: 'tcp' | 'ws' | 'audioSocket'; readonly door: FrontDoor }[] = [
+    { name: 'tcp', door: tcpDoor({ host, port, flag: '--port', label: 'Listening on' }, ctx, registry) },
+  ];
+  if (wsPort !== undefined) {
+    doors.push({
+      name: 'ws',
+      door: wsDoor({ host: wsHost ?? host, port: wsPort, flag: '--ws-port', label: 'WebSocket calls (/audio_stream, /audio_fork, /jambonz) on' }, ctx, registry, {
+        ...(wsToken !== undefined ? { token: wsToken } : {}),
+        language: options.language ?? DEFAULTS.language,
+      }),
     });
-  });
-
-  function refuse(socket: net.Socket, peer: string, reason: 'capacity' | 'closing'): void {
-    refusals.refused(peer, reason);
-    observe('connectionRefused', peer, reason);
-    const why = reason === 'closing' ? 'the server is shutting down' : `the server is at its limit of ${maxConnections} connections`;
-    socket.resume(); // read and drop what it sends, so that closing does not reset it
-    if (format === 'json') socket.end(encodeError('ERR_SERVER_BUSY', `${why}; try again later`));
-    else socket.end();
-    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+    if (wsToken === undefined && !isLoopback(wsHost ?? host)) log.warning(`WebSocket calls on ${wsHost ?? host} without --ws-token: anyone who reaches the port can stream to the model`);
+  }
+  if (audioSocketPort !== undefined) {
+    doors.push({
+      name: 'audioSocket',
+      door: audioSocketDoor({ host, port: audioSocketPort, flag: '--audiosocket-port', label: 'AudioSocket calls on' }, ctx, registry, audioSocketKind11Rate ? { kind11Rate: audioSocketKind11Rate } : {}),
+    });
   }
 
   return {
     scheduler,
     get connections() {
-      return clients.size;
+      return registry.open;
     },
     get closing() {
-      return closing;
+      return registry.closing;
     },
-    listen: () =>
-      new Promise((resolve, reject) => {
-        const onError = (err: NodeJS.ErrnoException): void => {
-          server.off('listening', onListening);
-          if (err.code === 'EADDRINUSE') {
-            reject(new SimulstreamError('ERR_ADDRESS_IN_USE', `Address already in use: ${host}:${port} (another server is listening there; choose another with --port)`));
-          } else reject(new SimulstreamError('ERR_LISTEN', `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
-        };
-        const onListening = (): void => {
-          server.off('error', onError);
-          // from now on (e.g. out of file descriptors while accepting): logged, and the server goes on
-          server.on('error', (err) => log.error(`server: ${err.message}`));
-          const a = server.address() as net.AddressInfo;
-          log.info(`Listening on ${host}:${a.port}`);
-          resolve(a);
-        };
-        server.once('error', onError);
-        server.once('listening', onListening);
-        server.listen(port, host);
-      }),
+    async listen() {
+      const bound: Partial<Record<'tcp' | 'ws' | 'audioSocket', net.AddressInfo>> = {};
+      try {
+        for (const d of doors) bound[d.name] = await d.door.listen();
+      } catch (err) {
+        await Promise.all(doors.map((d) => d.door.stop()));
+        throw err;
+      }
+      return { ...bound.tcp!, tcp: bound.tcp!, ...(bound.ws ? { ws: bound.ws } : {}), ...(bound.audioSocket ? { audioSocket: bound.audioSocket } : {}) };
+    },
     close: async ({ drainTimeout = 0 } = {}) => {
       if (!(drainTimeout >= 0)) throw new InvalidOptionError('drainTimeout', `must be a number of seconds ≥ 0, got ${drainTimeout}`);
-      closing = true;
-      const stopped = new Promise<void>((r) => server.close(() => r()));
-      const all = (): Promise<void> => Promise.all([...clients].map((c) => c.done)).then(() => undefined);
-      if (drainTimeout > 0 && clients.size > 0) {
-        log.info(`Draining ${clients.size} open stream(s) for up to ${drainTimeout} s`);
-        let timer: NodeJS.Timeout | undefined;
-        const expired = new Promise<void>((r) => (timer = setTimeout(r, drainTimeout * 1000)));
-        await Promise.race([all(), expired]);
-        clearTimeout(timer);
-      }
-      for (const c of clients) c.finish();
-      await all();
-      for (const s of sockets) s.destroy();
-      await stopped;
+      // a listener's close completes once its last socket is gone: awaited after the streams end
+      const stopped = doors.map((d) => d.door.stop());
+      await registry.close(drainTimeout);
+      for (const d of doors) d.door.destroySockets();
+      await Promise.all(stopped);
       log.info('Connection closed, terminating.');
     },
   };
+}
+
+/** `localhost`, `127.x`, `::1`. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || /^127\./.test(host) || host === '::1' || host === '[::1]';
 }
 
 /** Everything that can fail per connection is checked once, here: nothing is accepted first and failed later. */
@@ -222,33 +232,13 @@ function validate(options: ServerOptions, maxConnections: number, minChunkSize: 
   if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new InvalidOptionError('--max-connections', `must be a positive integer, got ${maxConnections}`);
   if (!(minChunkSize > 0)) throw new InvalidOptionError('--min-chunk-size', `must be a positive number of seconds, got ${minChunkSize}`);
   if (minChunkSize >= (options.audioMaxLen ?? DEFAULTS.audioMaxLen)) throw new InvalidOptionError('--min-chunk-size', 'min_chunk_size must be smaller than audio_max_len');
+  for (const [flag, p] of [['--ws-port', options.wsPort], ['--audiosocket-port', options.audioSocketPort]] as const) {
+    if (p !== undefined && (!Number.isInteger(p) || p < 0 || p > 65535)) throw new InvalidOptionError(flag, `must be a port number 0-65535, got ${p}`);
+  }
+  if (options.wsToken !== undefined && options.wsToken === '') throw new InvalidOptionError('--ws-token', 'must not be empty');
+  if (options.audioSocketKind11Rate !== undefined && options.audioSocketKind11Rate !== 12000 && options.audioSocketKind11Rate !== 16000) {
+    throw new InvalidOptionError('--audiosocket-0x11-rate', `must be 12000 or 16000, got ${String(options.audioSocketKind11Rate)}`);
+  }
   // language, task and lengths against the model: the policy's own resolver
   resolveAlignAttOptions(options.model, options);
-}
-
-/** Refusals are logged once per busy spell, then counted; the count is logged when a slot frees. */
-class RefusalLog {
-  private busy = false;
-  private count = 0;
-
-  constructor(
-    private readonly log: Logger,
-    private readonly max: number,
-  ) {}
-
-  refused(peer: string, reason: 'capacity' | 'closing'): void {
-    if (this.busy) {
-      this.count++;
-      return;
-    }
-    this.busy = true;
-    this.log.warning(`Refusing client on ${peer}: ${reason === 'closing' ? 'shutting down' : `--max-connections ${this.max} reached`} (further refusals are counted)`);
-  }
-
-  freed(open: number): void {
-    if (!this.busy || open >= this.max) return;
-    if (this.count > 0) this.log.warning(`Refused ${this.count} more client(s) while at capacity`);
-    this.busy = false;
-    this.count = 0;
-  }
 }

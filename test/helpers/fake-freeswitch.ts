@@ -3,9 +3,14 @@
 // notice; calls whose audio `uuid_record` writes to a .raw file in 20 ms frames at real-time pace
 // (or in 64 KB bursts unless enable_file_write_buffering=false), at the codec's 8 kHz unless
 // record_sample_rate says otherwise; and a restart (sockets closed, back after a pause).
+// `uuid_audio_stream` (mod_audio_stream, per ../shared/notes/telephony-streaming.md) opens a real
+// WebSocket to the URL it is given and plays the call there in 20 ms L16 frames (mono: what the
+// channel reads, the caller; mixed: both; stereo: L = caller, R = callee); each text frame the
+// server sends is fired as CUSTOM mod_audio_stream::json; ::connect, ::disconnect and ::error too.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import { WebSocket } from 'ws';
 import { formatPlainEvent } from '../../lib/bridge/esl-event.js';
 import { parseHeaderBlock } from '../../lib/bridge/esl-parser.js';
 
@@ -32,6 +37,7 @@ interface CallState extends FakeCall {
   /** performance.now() when the audio started (the first recording), or null. */
   audioStart: number | null;
   recordings: Recording[];
+  streams: AudioStream[];
   hungUp: boolean;
   /** Seconds into the audio where the call's clock stands still (see `holdAt`), or null. */
   holdSeconds: number | null;
@@ -46,6 +52,15 @@ interface Recording {
   written: number;
   pending: Buffer[];
   pendingBytes: number;
+  stopped: boolean;
+}
+
+interface AudioStream {
+  readonly ws: WebSocket;
+  readonly mix: 'mono' | 'mixed' | 'stereo';
+  readonly rate: number;
+  /** Samples (per channel, at `rate`) sent so far; null until the socket is open. */
+  sent: number | null;
   stopped: boolean;
 }
 
@@ -124,7 +139,7 @@ export class FakeFreeswitch {
   }
 
   addCall(call: FakeCall): void {
-    this.calls.set(call.uuid, { ...call, vars: new Map(), answered: false, audioStart: null, recordings: [], hungUp: false, holdSeconds: null });
+    this.calls.set(call.uuid, { ...call, vars: new Map(), answered: false, audioStart: null, recordings: [], streams: [], hungUp: false, holdSeconds: null });
   }
 
   /** Answers a call: CHANNEL_ANSWER to subscribers. Its audio starts with the first recording (or after 2 s). */
@@ -158,6 +173,7 @@ export class FakeFreeswitch {
     const c = this.calls.get(uuid);
     if (!c || c.hungUp) return;
     for (const r of c.recordings) this.stopRecording(c, r);
+    for (const st of c.streams) this.stopStream(c, st);
     c.hungUp = true;
     this.broadcast(this.channelHeaders(c, 'CHANNEL_HANGUP_COMPLETE'));
     this.calls.delete(uuid);
@@ -265,6 +281,8 @@ export class FakeFreeswitch {
       }
       case 'uuid_record':
         return this.record(call, a.slice(1));
+      case 'uuid_audio_stream':
+        return this.audioStream(call, a.slice(1));
       case 'show':
         // with no channel FreeSWITCH answers {"row_count":0}, without "rows"
         if (this.calls.size === 0) return JSON.stringify({ row_count: 0 });
@@ -318,6 +336,94 @@ export class FakeFreeswitch {
     return '+OK Success\n';
   }
 
+  /**
+   * `uuid_audio_stream <uuid> start <url> <mono|mixed|stereo> <8k|16k|N> [metadata]`, `stop [text]`,
+   * `send_text <text>`: the module is a WebSocket client; headers from STREAM_EXTRA_HEADERS.
+   */
+  private audioStream(call: CallState | undefined, a: string[]): string {
+    if (!call) return '-ERR Operation Failed\n';
+    const [action, ...rest] = a;
+    if (action === 'stop' || action === 'send_text') {
+      const open = call.streams.filter((st) => !st.stopped);
+      if (open.length === 0) return '-ERR Operation Failed\n';
+      const text = rest.join(' ');
+      for (const st of open) {
+        if (text && st.ws.readyState === WebSocket.OPEN) st.ws.send(text);
+        if (action === 'stop') this.stopStream(call, st);
+      }
+      return '+OK Success\n';
+    }
+    const [url, mix, rateArg, ...meta] = rest;
+    const rate = rateArg === '8k' ? 8000 : rateArg === '16k' ? 16000 : Number(rateArg);
+    if (action !== 'start' || !url || (mix !== 'mono' && mix !== 'mixed' && mix !== 'stereo') || !(rate > 0 && rate % 8000 === 0)) return '-ERR Operation Failed\n';
+    let headers: Record<string, string> = {};
+    const extra = call.vars.get('STREAM_EXTRA_HEADERS');
+    if (extra) headers = JSON.parse(extra) as Record<string, string>;
+    const ws = new WebSocket(url, { headers });
+    const st: AudioStream = { ws, mix, rate, sent: null, stopped: false };
+    call.streams.push(st);
+    const metadata = meta.join(' ');
+    ws.on('open', () => {
+      this.broadcast(this.customHeaders(call, 'mod_audio_stream::connect'), JSON.stringify({ status: 'connected' }));
+      if (metadata) ws.send(metadata);
+      call.audioStart ??= performance.now();
+      // the stream starts at the current point of the call
+      st.sent = Math.floor(((performance.now() - call.audioStart) / 1000) * rate);
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) this.broadcast(this.customHeaders(call, 'mod_audio_stream::json'), data.toString('utf8'));
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      st.stopped = true;
+      this.broadcast(this.customHeaders(call, 'mod_audio_stream::error'), JSON.stringify({ status: 'error', message: { code: 6, error: `connection failed: HTTP ${res.statusCode}` } }));
+      ws.terminate();
+    });
+    ws.on('error', (err) => {
+      if (st.sent !== null) return;
+      st.stopped = true;
+      this.broadcast(this.customHeaders(call, 'mod_audio_stream::error'), JSON.stringify({ status: 'error', message: { code: 6, error: err.message } }));
+    });
+    ws.on('close', (code, reason) => {
+      st.stopped = true;
+      if (st.sent !== null) this.broadcast(this.customHeaders(call, 'mod_audio_stream::disconnect'), JSON.stringify({ status: 'disconnected', message: { code, reason: reason.toString() } }));
+    });
+    return '+OK Success\n';
+  }
+
+  private customHeaders(c: CallState, subclass: string): Record<string, string> {
+    return { ...this.channelHeaders(c, 'CUSTOM'), 'Event-Subclass': subclass, 'Answer-State': 'answered' };
+  }
+
+  /** The stream's 20 ms frames due by `elapsed` (up to the end of the call's audio, the last frame padded with silence). */
+  private play(c: CallState, st: AudioStream, elapsed: number, length: number): void {
+    if (st.stopped || st.sent === null || st.ws.readyState !== WebSocket.OPEN) return;
+    const frame = st.rate / 50;
+    const due = Math.min(Math.floor((elapsed * st.rate) / frame), Math.ceil((length * st.rate) / frame)) * frame;
+    const channels = st.mix === 'stereo' ? 2 : 1;
+    while (st.sent < due) {
+      const out = Buffer.alloc(frame * 2 * channels);
+      for (let i = 0; i < frame; i++) {
+        const k = st.sent + i;
+        const read = streamSample(c, c.audio, st.rate, k);
+        const write = streamSample(c, c.calleeAudio, st.rate, k);
+        if (channels === 2) {
+          out.writeInt16LE(read, 4 * i);
+          out.writeInt16LE(write, 4 * i + 2);
+        } else out.writeInt16LE(st.mix === 'mixed' ? Math.max(-32768, Math.min(32767, read + write)) : read, 2 * i);
+      }
+      st.ws.send(out);
+      st.sent += frame;
+    }
+  }
+
+  private stopStream(c: CallState, st: AudioStream): void {
+    if (st.stopped) return;
+    if (c.audioStart !== null && !c.hungUp) this.play(c, st, this.elapsed(c), Math.max(c.audio.length, c.calleeAudio?.length ?? 0) / c.rate);
+    st.stopped = true;
+    if (st.ws.readyState === WebSocket.OPEN) st.ws.close(1000, 'Normal closure');
+    else st.ws.terminate();
+  }
+
   /** Every 20 ms: the frames due since the audio started, per recording. */
   private tick(): void {
     for (const c of [...this.calls.values()]) {
@@ -330,6 +436,7 @@ export class FakeFreeswitch {
         const due = Math.min(Math.floor((elapsed * r.rate) / 160) * 160, Math.round(length * r.rate));
         if (due > r.written) this.write(c, r, due);
       }
+      for (const st of c.streams) this.play(c, st, elapsed, length);
       if (elapsed > length + 0.2) this.hangup(c.uuid);
     }
   }
@@ -365,6 +472,9 @@ export class FakeFreeswitch {
   private broadcast(headers: Record<string, string>, body = ''): void {
     for (const c of this.conns) {
       if (!c.authed || !c.format || !(c.events.has(headers['Event-Name']!) || c.events.has('ALL'))) continue;
+      // `event plain CUSTOM a::b c::d`: only those subclasses (none named: every CUSTOM event)
+      const subclasses = [...c.events].filter((e) => e.includes('::'));
+      if (headers['Event-Name'] === 'CUSTOM' && !c.events.has('ALL') && subclasses.length > 0 && !subclasses.includes(headers['Event-Subclass'] ?? '')) continue;
       const payload = c.format === 'json' ? JSON.stringify({ ...headers, ...(body ? { _body: body } : {}) }) : formatPlainEvent(headers, body);
       c.socket.write(`Content-Length: ${Buffer.byteLength(payload)}\nContent-Type: text/event-${c.format}\n\n${payload}`);
     }
@@ -382,3 +492,10 @@ function sampleAt(c: CallState, r: Recording, i: number): number {
   return Math.max(-32768, Math.min(32767, v));
 }
 
+
+/** Sample `k` (at `rate`) of one direction of a call, crudely resampled as the fake records it. */
+function streamSample(c: CallState, a: Int16Array | undefined, rate: number, k: number): number {
+  if (!a) return 0;
+  const j = rate === c.rate ? k : rate > c.rate ? Math.floor((k * c.rate) / rate) : Math.floor((k * c.rate) / rate);
+  return j < a.length ? a[j]! : 0;
+}

@@ -22,3 +22,31 @@ export function faultyModel(lm: LoadedModel, failOn: number, error: () => Error)
   }) as WhisperModel;
   return { ...lm, model, calls: () => calls, createMel: () => lm.createMel(), release: async () => {} };
 }
+
+/**
+ * A real model whose `encode` and `decode` wait until `open()` is called: a stream on it stalls
+ * in its first iteration (a server that cannot keep up), then goes on exactly as on `lm`; or,
+ * after `fail(err)`, fails with `err`.
+ */
+export function gatedModel(lm: LoadedModel): LoadedModel & { readonly open: () => void; readonly fail: (err: Error) => void } {
+  let open!: () => void;
+  let fail!: (err: Error) => void;
+  const gate = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  gate.catch(() => {});
+  const model = new Proxy(lm.model, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      const f = v as (...a: unknown[]) => unknown;
+      if (prop !== 'encode' && prop !== 'decode') return f.bind(target);
+      return async (...args: unknown[]) => {
+        await gate;
+        return f.apply(target, args);
+      };
+    },
+  }) as WhisperModel;
+  return { ...lm, model, open, fail, createMel: () => lm.createMel(), release: async () => {} };
+}
