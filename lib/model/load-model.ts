@@ -8,6 +8,7 @@ import { defaultAlignmentHeads, parseAlignmentHeads, sortHeads, validateHeads } 
 import type { Checkpoint } from './checkpoint.js';
 import { compileCheckpoint } from './compile.js';
 import type { WhisperDims } from './dims.js';
+import type { DEFAULT_INT8_GROUPS, Int8Group } from './int8-layers.js';
 import { openCheckpoint } from './load-checkpoint.js';
 import type { AlignmentHead, Precision } from './whisper-graphs.js';
 import { type Device, WhisperModel } from './whisper-model.js';
@@ -25,6 +26,8 @@ export interface LoadModelOptions {
   readonly threads?: number;
   /** `int8`: 8-bit weights for the encoder and decoder matmuls (faster on CPU). Default `fp32`. */
   readonly precision?: Precision;
+  /** In int8, which groups of matmuls run in 8 bits (default: {@link DEFAULT_INT8_GROUPS}); for measurements. */
+  readonly int8Groups?: readonly Int8Group[];
   readonly log?: (msg: string) => void;
   /** Warnings (CUDA asked for but unavailable); default: `log`. */
   readonly warn?: (msg: string) => void;
@@ -71,6 +74,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       alignmentHeads: heads,
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.precision ? { precision: opts.precision } : {}),
+      ...(opts.int8Groups ? { int8Groups: opts.int8Groups } : {}),
     });
     const model = await WhisperModel.load(compiled, {
       ...(opts.device ? { device: opts.device } : {}),
