@@ -33,6 +33,7 @@ const program = new Command('eval')
   .option('--frame_threshold <n>', 'AlignAtt frame threshold', intArg(0, 1500), 25)
   .option('--limit <n>', 'only the first N files', intArg(1))
   .option('--quantize <type>', 'int8: 8-bit weights for the encoder and decoder matmuls')
+  .option('--encoder-window <s>', '30 (Whisper\'s window) or auto (fitted to the audio, rounded up to 2 s)', '30')
   .option('--threads <n>', 'ONNX Runtime intra-op threads (0: one per core)', intArg(0, 256), 0)
   .option('--json', 'print the whole report as JSON', false)
   .action(async (o: Record<string, unknown>) => {
@@ -42,11 +43,13 @@ const program = new Command('eval')
     const heads = (o.alignment_heads as string | undefined) ?? (isToy ? '1,2;1,3' : undefined);
     const precision = o.quantize === 'int8' ? 'int8' : 'fp32';
     if (o.quantize && o.quantize !== 'int8') throw new Error('--quantize: only int8');
+    if (o.encoderWindow !== '30' && o.encoderWindow !== 'auto') throw new Error('--encoder-window: 30 or auto');
+    const encoderWindow = o.encoderWindow === 'auto' ? 'auto' : 'full';
     const lm = await loadModel({ modelPath: o.model_path as string, precision, threads: o.threads as number, ...(heads ? { alignmentHeads: heads } : {}) });
     const modes: EvalMode[] = o.mode === 'both' ? ['offline', 'streaming'] : [o.mode as EvalMode];
     const reports: EvalReport[] = [];
     for (const mode of modes) {
-      reports.push(await evaluate(lm, entries, { mode, minChunkSize: o.minChunkSize as number, frameThreshold: o.frame_threshold as number }));
+      reports.push(await evaluate(lm, entries, { mode, minChunkSize: o.minChunkSize as number, frameThreshold: o.frame_threshold as number, encoderWindow }));
       if (!o.json) console.log(table(reports.at(-1)!));
     }
     if (o.json) console.log(JSON.stringify(reports, null, 1));

@@ -1,4 +1,4 @@
-import { SAMPLE_RATE } from '../audio/mel.js';
+import { N_FRAMES, SAMPLE_RATE, fittedWindowFrames } from '../audio/mel.js';
 import { StreamingLogMel } from '../audio/streaming-mel.js';
 import type { LoadedModel } from '../model/load-model.js';
 import type { EncodedAudio } from '../model/whisper-model.js';
@@ -13,7 +13,7 @@ import { detectLanguage } from './language.js';
 import { searchLoop, type SearchStep } from './search.js';
 import { tokenDecoder } from './token-decoder.js';
 
-export type { AlignAttOptions, ResolvedAlignAttOptions } from './align-att-options.js';
+export type { AlignAttOptions, EncoderWindow, ResolvedAlignAttOptions } from './align-att-options.js';
 
 /** A committed word with its times in the stream (seconds), from its tokens' most-attended frames. */
 export interface TimedWord {
@@ -176,7 +176,8 @@ export class AlignAttSession {
     if (this.buffer.seconds < this.options.audioMinLen) return done({ tokens: [], frames: [], stop: 'waiting' });
 
     const { model, tokenizer: tok } = this.lm;
-    const audio = await model.encode(this.buffer.mel.window());
+    const window = this.options.encoderWindow === 'auto' ? fittedWindowFrames(this.buffer.length) : N_FRAMES;
+    const audio = await model.encode(this.buffer.mel.window(window));
     if (this.language === null) this.language = (await detectLanguage(model, audio, tok)).language;
     const initial = this.initialTokens(this.language);
     const committed = this.buffer.committed();
@@ -209,7 +210,7 @@ export class AlignAttSession {
     const threshold = isLast ? o.finalFrameThreshold : o.frameThreshold;
     const cap = o.maxTokensPerSecond > 0 ? Math.max(8, Math.ceil(o.maxTokensPerSecond * this.buffer.seconds) - committed.length) : Infinity;
     const decoder = tokenDecoder(o.beams, eot);
-    const trackers = Array.from({ length: decoder.width }, () => new AttentionTracker(heads));
+    const trackers = Array.from({ length: decoder.width }, () => new AttentionTracker(heads, audio.frames));
     const frames: number[] = [];
     let result: Decoded | undefined;
 

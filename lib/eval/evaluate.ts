@@ -48,7 +48,13 @@ export async function evaluate(lm: LoadedModel, entries: readonly ManifestEntry[
     let hypothesis: string;
     let lags: number[] | undefined;
     if (opts.mode === 'offline') {
-      hypothesis = (await transcribeOffline(lm, samples, { language: e.language, ...(opts.beams ? { beams: opts.beams } : {}) })).text;
+      hypothesis = (
+        await transcribeOffline(lm, samples, {
+          language: e.language,
+          ...(opts.beams ? { beams: opts.beams } : {}),
+          ...(opts.encoderWindow ? { encoderWindow: opts.encoderWindow } : {}),
+        })
+      ).text;
     } else {
       const segs = await streamPcm(floatToS16le(samples), { ...opts, model: lm, language: e.language });
       hypothesis = segs.map((s) => s.text).join('');
