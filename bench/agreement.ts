@@ -105,7 +105,7 @@ const program = new Command('bench:agreement')
     const corpora: Corpus[] = [
       {
         name: `toy (${path.relative(process.cwd(), toyDir) || toyDir}), ${toyFiles.length} held-out files`,
-        load: (x) => loadModel({ modelPath: path.join(toyDir, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir, ...x }),
+        load: (x) => loadModel({ modelPath: path.join(toyDir, 'ggml-toy.bin'), cacheDir, ...x }),
         files: toyFiles,
       },
       {

@@ -12,7 +12,7 @@ import { loadModel } from '../lib/model/load-model.js';
 import { SHARED, TOY, toyClipsManifest } from '../test/helpers/fixtures.js';
 
 function defaultManifest(): ManifestEntry[] {
-  return SHARED ? readManifest(path.join(SHARED, 'toy-whisper/test/manifest.jsonl')) : toyClipsManifest();
+  return SHARED ? readManifest(path.join(SHARED, 'toy-whisper-v3/test/manifest.jsonl')) : toyClipsManifest();
 }
 
 function table(r: EvalReport): string {
@@ -27,7 +27,7 @@ function table(r: EvalReport): string {
 const program = new Command('eval')
   .option('--manifest <file>', 'JSON Lines manifest (default: the toy model\'s held-out set)')
   .option('--model_path <file>', 'model file', path.join(TOY, 'ggml-toy.bin'))
-  .option('--alignment_heads <spec>', 'alignment heads (default: the toy model\'s when it is the model)')
+  .option('--alignment_heads <spec>', 'alignment heads (default: the model\'s own, see defaultAlignmentHeads)')
   .option('--mode <mode>', 'offline, streaming or both', 'both')
   .option('--min-chunk-size <s>', 'streaming chunk (s)', floatArg(0.01, 30), 1.2)
   .option('--frame_threshold <n>', 'AlignAtt frame threshold', intArg(0, 1500), 25)
@@ -39,8 +39,7 @@ const program = new Command('eval')
   .action(async (o: Record<string, unknown>) => {
     let entries = o.manifest ? readManifest(o.manifest as string) : defaultManifest();
     if (o.limit) entries = entries.slice(0, o.limit as number);
-    const isToy = path.basename(o.model_path as string) === 'ggml-toy.bin';
-    const heads = (o.alignment_heads as string | undefined) ?? (isToy ? '1,2;1,3' : undefined);
+    const heads = o.alignment_heads as string | undefined;
     const precision = o.quantize === 'int8' ? 'int8' : 'fp32';
     if (o.quantize && o.quantize !== 'int8') throw new Error('--quantize: only int8');
     if (o.encoderWindow !== '30' && o.encoderWindow !== 'auto') throw new Error('--encoder-window: 30 or auto');

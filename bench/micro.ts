@@ -25,7 +25,7 @@ import { AttentionTracker } from '../lib/policy/attention.js';
 import { AlignAttDecoder } from '../lib/stream/align-att-decoder.js';
 import { ChunkBuffer, type AudioChunk } from '../lib/stream/chunk-buffer.js';
 import { PcmValidator } from '../lib/stream/pcm-validator.js';
-import { floatToS16le } from '../lib/stream/run-transcriber.js';
+import { floatToS16le } from '../lib/audio/pcm.js';
 import { SegmentFormatter, type RawSegment } from '../lib/stream/segment-formatter.js';
 import { transcriber } from '../lib/stream/transcriber.js';
 import { Utf8Carry } from '../lib/stream/utf8-carry.js';
@@ -118,7 +118,7 @@ const program = new Command('bench')
 
     // --- the toy model end to end ------------------------------------------------------------------
     const toyDir = SHARED && fs.existsSync(path.join(SHARED, 'toy-whisper-v3')) ? path.join(SHARED, 'toy-whisper-v3') : TOY;
-    const toy = await loadModel({ modelPath: path.join(toyDir, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir });
+    const toy = await loadModel({ modelPath: path.join(toyDir, 'ggml-toy.bin'), cacheDir });
     const longFile = path.join(toyDir, 'test/long-fr.wav');
     const long = fs.existsSync(longFile) ? readAudioFile(longFile).samples : loop(TOY_CLIPS.map((n) => readAudioFile(path.join(TOY, `${n}.wav`)).samples), 60);
     const longPcm = floatToS16le(long);

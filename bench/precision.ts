@@ -30,7 +30,7 @@ const program = new Command('bench:int8')
           .split(',')
           .map((name): [string, (extra: Variant['extra']) => Promise<LoadedModel>] =>
             name === 'toy'
-              ? ['toy', (x) => loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir, ...x })]
+              ? ['toy', (x) => loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir, ...x })]
               : [`${name} (random weights)`, (x) => loadModel({ checkpoint: randomCheckpoint(name), cacheDir, ...x })],
           );
     const variants: Variant[] = [

@@ -26,7 +26,7 @@ import { iterationProfiler } from './iteration-profile.js';
 import { createServer, type ClientInfo } from '../lib/server/server.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
 import { transcriber, type Transcriber } from '../lib/stream/transcriber.js';
-import { floatToS16le } from '../lib/stream/run-transcriber.js';
+import { floatToS16le } from '../lib/audio/pcm.js';
 import { SHARED, TOY, TOY_CLIPS, tempDir } from '../test/helpers/fixtures.js';
 
 interface RunResult {
@@ -47,7 +47,7 @@ interface RunResult {
 /** Speech for the replays: the toy held-out clips (or the bundled four), 0.5 s apart. */
 function speechPool(): Float32Array[] {
   const files = SHARED
-    ? readManifest(path.join(SHARED, 'toy-whisper/test/manifest.jsonl')).map((e) => e.audio).slice(0, 40)
+    ? readManifest(path.join(SHARED, 'toy-whisper-v3/test/manifest.jsonl')).map((e) => e.audio).slice(0, 40)
     : TOY_CLIPS.map((n) => path.join(TOY, `${n}.wav`));
   return files.map((f) => readAudioFile(f).samples);
 }
@@ -216,7 +216,7 @@ const program = new Command('bench:server')
     const name = o.model as string;
     const common: LoadModelOptions = { cacheDir, threads, ...(o.quantize ? { precision: 'int8' as const } : {}) };
     let lm: LoadedModel;
-    if (name === 'toy') lm = await loadModel({ ...common, modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3' });
+    if (name === 'toy') lm = await loadModel({ ...common, modelPath: path.join(TOY, 'ggml-toy.bin') });
     else if (fs.existsSync(name)) lm = await loadModel({ ...common, modelPath: name });
     else {
       const m = catalogModel(name); // ERR_MODEL_NOT_FOUND lists the known names

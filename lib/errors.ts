@@ -28,6 +28,9 @@ export const ErrorCodes = {
   ERR_CLIENT_GONE: 'the client disconnected in the middle of its stream',
   ERR_OUTPUT_STALLED: 'the client did not read its output',
   ERR_CALL_NOT_TRANSCRIBED: 'a call could not be transcribed',
+  ERR_LISTEN: 'the server cannot listen on its address',
+  ERR_INVALID_STATE: 'a method was called when the stream cannot take it',
+  ERR_INTERNAL: 'an internal error (a bug): the message says where',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -70,4 +73,16 @@ export class StartupError extends SimulstreamError {
     super(cause.code, cause.message, { cause });
     this.name = 'StartupError';
   }
+}
+
+/** An error as it goes on the wire, into logs and to observers: its stable code and its message. */
+export interface ErrorInfo {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Any thrown value as an {@link ErrorInfo}: a simulstream error keeps its code, anything else is `ERR_INTERNAL`. */
+export function errorInfo(err: unknown): ErrorInfo {
+  if (err instanceof SimulstreamError) return { code: err.code, message: err.message };
+  return { code: 'ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AlignAttSession } from '../lib/decode/align-att.js';
-import { streamPcm, floatToS16le } from '../lib/stream/run-transcriber.js';
+import { floatToS16le } from '../lib/audio/pcm.js';
+import { streamPcm } from '../lib/stream/run-transcriber.js';
 import { FakeModel, audio, type ScriptToken } from './helpers/fake-model.js';
 import { AlignAttDecoder } from '../lib/stream/align-att-decoder.js';
 import type { AudioChunk } from '../lib/stream/chunk-buffer.js';

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import wavefile from 'wavefile';
 import { melFilters } from '../lib/audio/mel-filters.js';
-import { readAudioFile, s16leToFloat } from '../lib/audio/wav.js';
+import { s16leToFloat } from '../lib/audio/pcm.js';
+import { readAudioFile } from '../lib/audio/wav.js';
 import { openCheckpoint } from '../lib/model/load-checkpoint.js';
 import { REF_FIXTURES, tempDir } from './helpers/fixtures.js';
 

@@ -142,7 +142,7 @@ describe('the bridge against failing peers', () => {
   const children: ChildProcess[] = [];
 
   before(async () => {
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     fs1 = new FakeFreeswitch();
     await fs1.start();
   });
@@ -182,7 +182,7 @@ describe('the bridge against failing peers', () => {
   /** `simulstream serve` in a child process (so that it can be killed); resolves with its port once it listens. */
   function serveChild(port = 0): Promise<{ child: ChildProcess; port: number }> {
     const child = spawn(process.execPath, [
-      path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'), '--alignment_heads', '1,2;1,3',
+      path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'),
       '--models-dir', testCacheDir(), '--host', '127.0.0.1', '--port', String(port), '--language', 'fr', '--min-chunk-size', '0.5', '--no-catch-up', '-l', 'INFO',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);

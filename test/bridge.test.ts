@@ -124,7 +124,7 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
   const asLines = (stored: StoredLine[]): string => stored.map((l) => formatLine(l.start_ms, l.end_ms, l.text)).join('');
 
   before(async () => {
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     // the bridge sends in real time: without catch-up, a loaded machine cannot change its transcripts
     asr = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, catchUp: false });
     asrPort = (await asr.listen()).port;

@@ -59,7 +59,7 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
   before(async () => {
     process.once('exit', killAll);
     // compile the toy model once, into the cache the servers share; each clip's transcript
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     for (const [i, c] of TOY_CLIPS.entries()) expected.set(c, await linesFrom(callAudio(i), 0, opts()));
     for (let i = 0; i < SERVERS; i++) {
       const port = await freePort();
@@ -68,7 +68,7 @@ describe('N servers behind HAProxy (deploy/haproxy.cfg)', { skip: SKIP }, () => 
         process.execPath,
         [
           path.join(ROOT, 'bin', 'simulstream.js'), 'serve',
-          '--model_path', path.join(TOY, 'ggml-toy.bin'), '--alignment_heads', '1,2;1,3', '--models-dir', testCacheDir(),
+          '--model_path', path.join(TOY, 'ggml-toy.bin'), '--models-dir', testCacheDir(),
           // no catch-up: on a busy machine the output stays what `transcribe` prints, only later
           '--language', LANGUAGE, '--min-chunk-size', String(CHUNK), '--threads', '1', '--no-catch-up',
           '--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--max-streams', '3',

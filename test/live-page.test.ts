@@ -59,7 +59,7 @@ describe('the live page in headless Chromium', { skip: SKIP }, () => {
   const out = tempDir();
 
   before(async () => {
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     asr = createServer({ model: lm, host: '127.0.0.1', port: 0, language: 'fr', minChunkSize: 0.5 });
     const asrPort = (await asr.listen()).port;
     fsw = new FakeFreeswitch();

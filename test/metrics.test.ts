@@ -36,7 +36,7 @@ describe('server metrics (/metrics, /healthz, /readyz)', () => {
 
   before(async () => {
     metrics = new ServerMetrics({ version: '9.9.9-test', maxStreams: 1 });
-    const loaded = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    const loaded = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     lm = timedModel(loaded, (stage, s) => metrics.modelRun(stage, s));
     metrics.modelLoaded(0.5, { model: 'ggml-toy.bin', device: 'cpu', threads: 2, quantization: 'none' });
     server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, observers: [metrics] });
@@ -140,7 +140,7 @@ describe('serve --http-port from the command line', () => {
   it('health, readiness and metrics on the HTTP port; the configuration logged once, as JSON; SIGTERM exits 0', async () => {
     const [port, httpPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, [
-      path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'), '--alignment_heads', '1,2;1,3',
+      path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'),
       '--models-dir', testCacheDir(), '--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort),
       '--max-streams', '2', '--threads', '1', '--log-format', 'json', '--log-level', 'INFO',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -178,7 +178,7 @@ describe('bridge metrics', () => {
   let fs1: FakeFreeswitch;
 
   before(async () => {
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     asr = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS });
     asrPort = (await asr.listen()).port;
     fs1 = new FakeFreeswitch();

@@ -83,8 +83,8 @@ describe('download and models pull (local HTTP server)', () => {
     assert.deepEqual(fs.readFileSync(path.join(dir, 'ggml-toy.bin')), toyModel);
     assert.ok(!fs.existsSync(path.join(dir, 'ggml-toy.bin.part')));
     assert.equal(seen.at(-1), toyModel.length);
-    const lm = await loadModel({ modelPath: path.join(dir, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
-    assert.equal(lm.dims.n_text_layer, 3);
+    const lm = await loadModel({ modelPath: path.join(dir, 'ggml-toy.bin'), cacheDir: testCacheDir() });
+    assert.equal(lm.dims.n_text_layer, 2);
     await lm.release();
   });
 
@@ -162,7 +162,7 @@ describe('int8 quantization', () => {
 describe('int8 and devices on the toy model', () => {
   it('int8 encoder and decoder stay close to fp32, and CUDA falls back to the CPU with a warning', async () => {
     const warnings: string[] = [];
-    const common = { modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() } as const;
+    const common = { modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() } as const;
     const fp32 = await loadModel(common);
     const int8 = await loadModel({ ...common, precision: 'int8', device: 'cuda', warn: (m) => warnings.push(m) });
     try {

@@ -392,7 +392,7 @@ describe('serve --http-port: the server\'s streams on the page', () => {
   });
 
   it('each client stream is listed live, its lines carry the lag and final flag, then it is kept in memory and searchable', async () => {
-    const lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    const lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     const monitor = createCallMonitor();
     const asr = createServer({ model: lm, host: '127.0.0.1', port: 0, language: 'fr', minChunkSize: 0.5, observers: [serverStreamsObserver(monitor)] });
     const web = createHttpServer({ port: 0, handlers: [monitor.handler] });
@@ -434,7 +434,7 @@ describe('serve --http-port: the server\'s streams on the page', () => {
 
 describe('bridge --http-port (CLI)', () => {
   it('serves the page while the bridge runs, behind --http-token, and stops with it', async () => {
-    const lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    const lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     const asr = createServer({ model: lm, host: '127.0.0.1', port: 0, language: 'fr', minChunkSize: 0.5 });
     const fsw = new FakeFreeswitch();
     try {

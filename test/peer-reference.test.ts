@@ -23,7 +23,6 @@ interface Row {
 }
 
 const MODEL = path.join(TOY, 'ggml-toy.bin');
-const HEADS = '1,2;1,3';
 const MS = 0.001;
 
 function readJsonl<T>(file: string): T[] {
@@ -41,7 +40,7 @@ async function transcribeJson(audio: string, flags: readonly string[]): Promise<
   let out = '';
   stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
   stderr.resume();
-  const args = ['transcribe', audio, '--model_path', MODEL, '--alignment_heads', HEADS, '--models-dir', testCacheDir(), '--json', '--comp_unaware', '--compat', 'simulstreaming'];
+  const args = ['transcribe', audio, '--model_path', MODEL, '--models-dir', testCacheDir(), '--json', '--comp_unaware', '--compat', 'simulstreaming'];
   await buildCli({ stdout, stderr }).parseAsync([...args, ...flags], { from: 'user' });
   return out
     .split('\n')
@@ -95,9 +94,9 @@ describe('the policy equals SimulStreaming, update by update (transcribe --json 
     });
   }
 
-  it('every case and file of ../shared/peer-reference', { skip: SKIP_NO_SHARED, timeout: 1_800_000 }, async () => {
-    const all = cases(path.join(SHARED!, 'peer-reference'), path.join(SHARED!, 'toy-whisper', 'test'));
-    assert.ok(all.length >= 60, `${all.length} cases`);
+  it('every case and file of ../shared/peer-reference-v3', { skip: SKIP_NO_SHARED, timeout: 1_800_000 }, async () => {
+    const all = cases(path.join(SHARED!, 'peer-reference-v3'), path.join(SHARED!, 'toy-whisper-v3', 'test'));
+    assert.equal(all.length, 63, 'every file of the 10 cases');
     const differing: string[] = [];
     for (const c of all) {
       try {

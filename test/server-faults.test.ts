@@ -80,7 +80,7 @@ describe('server: a stream\'s failure is its own', () => {
   };
 
   before(async () => {
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     for (const f of FILES) {
       const segs = await streamPcm(toyPcm(f), { model: lm, ...OPTS });
       expected.set(f, segs.map((s) => formatLine(s.startMs, s.endMs, s.text)).join(''));
@@ -309,10 +309,10 @@ describe('server start-up checks', () => {
   it('serve: an unknown language, heads out of range, a model that does not load, bad chunk sizes: exit 2, one line, nothing listened', async () => {
     const toy = ['--model_path', path.join(TOY, 'ggml-toy.bin'), '--models-dir', testCacheDir(), '--port', '0', '--host', '127.0.0.1'];
     const cases: [string[], RegExp][] = [
-      [[...toy, '--alignment_heads', '1,2;1,3', '--language', 'xx'], /^simulstream: unknown language "xx"/mu],
+      [[...toy, '--language', 'xx'], /^simulstream: unknown language "xx"/mu],
       [[...toy, '--alignment_heads', '9,9'], /^simulstream: --alignment_heads: head 9,9 does not exist/mu],
       [['--model_path', '/nonexistent/ggml-none.bin', '--port', '0'], /^simulstream: .*ggml-none\.bin/mu],
-      [[...toy, '--alignment_heads', '1,2;1,3', '--min-chunk-size', '0.5', '--audio_max_len', '0.4'], /^simulstream: --min-chunk-size: /mu],
+      [[...toy, '--min-chunk-size', '0.5', '--audio_max_len', '0.4'], /^simulstream: --min-chunk-size: /mu],
     ];
     for (const [args, message] of cases) {
       const err: string[] = [];

@@ -28,7 +28,7 @@ describe('simulstream serve', () => {
   const expected = new Map<string, string>();
 
   before(async () => {
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     log.on('data', (d: Buffer) => (logText += d.toString('utf8')));
     server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, logger: createLogger(log, 'DEBUG') });
     port = (await server.listen()).port;

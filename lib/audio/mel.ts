@@ -1,7 +1,9 @@
 import { FFT } from './fft.js';
 import { melFilters } from './mel-filters.js';
 
-export const SAMPLE_RATE = 16000;
+import { SAMPLE_RATE } from './pcm.js';
+
+export { SAMPLE_RATE };
 export const N_FFT = 400;
 export const HOP_LENGTH = 160;
 /** Samples in Whisper's 30-second window. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import wavefile from 'wavefile';
 import { SimulstreamError } from '../errors.js';
-import { SAMPLE_RATE } from './mel.js';
+import { isWavHeader, s16leToFloat, SAMPLE_RATE } from './pcm.js';
 
 export interface DecodedAudio {
   /** Mono float samples in [-1, 1) at 16 kHz. */
@@ -11,23 +11,6 @@ export interface DecodedAudio {
   readonly sourceChannels: number;
 }
 
-/** s16le bytes → float samples, as Whisper does (÷ 32768). */
-export function s16leToFloat(bytes: Uint8Array): Float32Array {
-  const n = bytes.length >> 1;
-  const out = new Float32Array(n);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, n * 2);
-  for (let i = 0; i < n; i++) out[i] = dv.getInt16(i * 2, true) / 32768;
-  return out;
-}
-
-/** True when the bytes start like a RIFF/WAVE file. */
-export function looksLikeWav(bytes: Uint8Array): boolean {
-  return (
-    bytes.length >= 12 &&
-    bytes[0] === 0x52 && bytes[1] === 0x49 && bytes[2] === 0x46 && bytes[3] === 0x46 &&
-    bytes[8] === 0x57 && bytes[9] === 0x41 && bytes[10] === 0x56 && bytes[11] === 0x45
-  );
-}
 
 /**
  * Reads an audio file for transcription: a WAV file of any rate, bit depth and channel count
@@ -41,7 +24,7 @@ export function readAudioFile(file: string): DecodedAudio {
   } catch (err) {
     throw new SimulstreamError('ERR_AUDIO_FORMAT', `${file}: ${(err as Error).message}`, { cause: err });
   }
-  if (!looksLikeWav(bytes)) return { samples: s16leToFloat(bytes), sourceRate: SAMPLE_RATE, sourceChannels: 1 };
+  if (!isWavHeader(bytes)) return { samples: s16leToFloat(bytes), sourceRate: SAMPLE_RATE, sourceChannels: 1 };
   return decodeWav(bytes, file);
 }
 

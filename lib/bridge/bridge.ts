@@ -6,6 +6,7 @@ import type { EslEvent } from './esl-event.js';
 import type { BridgeObserver } from './observer.js';
 import type { Recognizer } from './recognizer.js';
 import { TranscriptStore, type StoredLine } from './transcript-store.js';
+import { checkOptionKeys, type MissingKeys } from '../util/option-keys.js';
 
 export interface BridgeOptions extends Omit<EslClientOptions, 'events'> {
   readonly recognizer: Recognizer;
@@ -27,6 +28,13 @@ export interface BridgeOptions extends Omit<EslClientOptions, 'events'> {
   /** See {@link CallOptions.recognizerAttempts}. */
   readonly recognizerAttempts?: number;
 }
+
+/** Every key of {@link BridgeOptions}, at run time. */
+const BRIDGE_OPTION_KEYS = [
+  'host', 'port', 'password', 'format', 'reconnect', 'backoffMs', 'timeout',
+  'recognizer', 'outDir', 'logger', 'recordDir', 'legs', 'recordRate', 'keepAudio', 'sendEvents', 'direction', 'onLine', 'observers',
+  'recognizerBackoffMs', 'recognizerAttempts',
+] as const satisfies readonly (keyof BridgeOptions)[];
 
 export interface Bridge {
   /** Connects to FreeSWITCH (retrying while it restarts). */
@@ -53,6 +61,7 @@ const EVENTS = ['CHANNEL_ANSWER', 'CHANNEL_HANGUP_COMPLETE', 'RECORD_STOP'];
  * auto mode) calls answered meanwhile are picked up.
  */
 export function createBridge(opts: BridgeOptions): Bridge {
+  checkOptionKeys<MissingKeys<BridgeOptions, typeof BRIDGE_OPTION_KEYS>>(opts, BRIDGE_OPTION_KEYS, 'createBridge');
   const log = opts.logger ?? silentLogger;
   const esl = new EslClient({ ...opts, events: EVENTS });
   const store = new TranscriptStore(opts.outDir);

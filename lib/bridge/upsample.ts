@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { clampS16 } from '../audio/pcm.js';
 
 const TAPS = 16;
 /** Half-sample interpolation filter: windowed sinc (Blackman), 16 taps, unity gain. */
@@ -64,13 +65,9 @@ export class Upsample2x extends Transform {
     const even = this.hist[TAPS / 2 - 1]!;
     let odd = 0;
     for (let j = 0; j < TAPS; j++) odd += this.hist[j]! * ODD[j]!;
-    out.writeInt16LE(clamp(even), o);
-    out.writeInt16LE(clamp(odd), o + 2);
+    out.writeInt16LE(clampS16(even), o);
+    out.writeInt16LE(clampS16(odd), o + 2);
     return o + 4;
   }
 }
 
-function clamp(v: number): number {
-  const r = Math.round(v);
-  return r > 32767 ? 32767 : r < -32768 ? -32768 : r;
-}

@@ -1,19 +1,20 @@
 import { Command, Option } from 'commander';
 import type { AlignAttOptions } from '../decode/align-att.js';
+import { DEFAULTS } from '../defaults.js';
 import { InvalidOptionError } from '../errors.js';
 import { floatArg, intArg } from './options.js';
 
 /** SimulStreaming's Whisper and AlignAtt flags, with its names and defaults. */
 export function addPolicyOptions(cmd: Command): Command {
   return cmd
-    .option('--min-chunk-size <s>', 'seconds of audio per policy iteration', floatArg(0.01, 30), 1.2)
-    .option('--language <code>', 'language code, or "auto" to detect it once (alias --lan)', 'en')
-    .addOption(new Option('--task <task>', 'transcribe or translate').choices(['transcribe', 'translate']).default('transcribe'))
-    .option('-b, --beams <n>', 'beam size (1 = greedy)', intArg(1, 32), 1)
+    .option('--min-chunk-size <s>', 'seconds of audio per policy iteration', floatArg(0.01, 30), DEFAULTS.minChunkSize)
+    .option('--language <code>', 'language code, or "auto" to detect it once (alias --lan)', DEFAULTS.language)
+    .addOption(new Option('--task <task>', 'transcribe or translate').choices(['transcribe', 'translate']).default(DEFAULTS.task))
+    .option('-b, --beams <n>', 'beam size (1 = greedy)', intArg(1, 32), DEFAULTS.beams)
     .addOption(new Option('--decoder <type>', 'greedy or beam (default: from --beams)').choices(['greedy', 'beam']))
-    .option('--audio_max_len <s>', 'seconds of audio kept in the buffer', floatArg(0.1, 30), 30)
-    .option('--audio_min_len <s>', 'decode nothing while the buffer is shorter', floatArg(0, 30), 0)
-    .option('--frame_threshold <n>', 'AlignAtt: stop when a token attends within this many 20 ms frames of the end', intArg(0, 1500), 25)
+    .option('--audio_max_len <s>', 'seconds of audio kept in the buffer', floatArg(0.1, 30), DEFAULTS.audioMaxLen)
+    .option('--audio_min_len <s>', 'decode nothing while the buffer is shorter', floatArg(0, 30), DEFAULTS.audioMinLen)
+    .option('--frame_threshold <n>', 'AlignAtt: stop when a token attends within this many 20 ms frames of the end', intArg(0, 1500), DEFAULTS.frameThreshold)
     .option('--cif_ckpt_path <file>', 'Simul-Whisper CIF model (not supported)')
     .option('--never_fire', 'hold back the last word of each iteration until the next one (SimulStreaming\'s code)', false)
     .option('--no-never_fire', 'do not hold back the last word (default)')
@@ -32,7 +33,7 @@ export function addPolicyOptions(cmd: Command): Command {
     )
     .option('--repetition-guard', 'cut a decoding loop (an n-gram repeated 3+ times over 12+ tokens), keeping one copy (default; SimulStreaming: none)')
     .option('--no-repetition-guard', 'never cut repetitions')
-    .option('--max-tokens-per-second <n>', 'most committed tokens per second of buffered audio (0: no cap; SimulStreaming: none)', floatArg(0), 22.5)
+    .option('--max-tokens-per-second <n>', 'most committed tokens per second of buffered audio (0: no cap; SimulStreaming: none)', floatArg(0), DEFAULTS.maxTokensPerSecond)
     .option('--suppress-timestamps', 'never decode timestamp tokens (default; SimulStreaming can loop on them)')
     .option('--no-suppress-timestamps', 'allow timestamp tokens, as SimulStreaming does');
 }
@@ -41,7 +42,7 @@ export function addPolicyOptions(cmd: Command): Command {
 export function policyOptions(
   o: Record<string, unknown>,
   given: (key: string) => boolean = () => false,
-): AlignAttOptions & { minChunkSize: number; compat?: 'simulstreaming' } {
+): AlignAttOptions & { minChunkSize: number } {
   const beams = o.beams as number;
   const compat = o.compat === 'simulstreaming';
   const difference = <T>(key: string, ours: T, theirs: T): T => (given(key) ? (o[key] as T) : compat ? theirs : ours);
@@ -70,9 +71,8 @@ export function policyOptions(
     ...(o.max_context_tokens !== undefined ? { maxContextTokens: o.max_context_tokens as number } : {}),
     encoderWindow: o.encoderWindow === 'auto' ? 'auto' : 'full',
     // our differences from SimulStreaming: given explicitly, else SimulStreaming's with --compat, else ours
-    repetitionGuard: difference('repetitionGuard', true, false),
-    maxTokensPerSecond: difference('maxTokensPerSecond', 22.5, 0),
-    suppressTimestamps: difference('suppressTimestamps', true, false),
-    ...(compat ? { compat: 'simulstreaming' as const } : {}),
+    repetitionGuard: difference('repetitionGuard', DEFAULTS.repetitionGuard, false),
+    maxTokensPerSecond: difference('maxTokensPerSecond', DEFAULTS.maxTokensPerSecond, 0),
+    suppressTimestamps: difference('suppressTimestamps', DEFAULTS.suppressTimestamps, false),
   };
 }

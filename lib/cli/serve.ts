@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { readAudioFile } from '../audio/wav.js';
 import { AlignAttSession } from '../decode/align-att.js';
+import { DEFAULTS } from '../defaults.js';
 import { SimulstreamError, StartupError } from '../errors.js';
 import { defaultModelsDir, loadModel } from '../model/load-model.js';
 import type { Readiness } from '../metrics/health-routes.js';
@@ -35,8 +36,8 @@ async function modelByName(name: string, dir: string, mirror: string | undefined
 export function serveCommand(io: CliIo, signals = true): Command {
   const cmd = new Command('serve')
     .description('SimulStreaming-compatible TCP server: raw s16le 16 kHz mono in, "start_ms end_ms text" lines out; many clients at once')
-    .option('--host <host>', 'address to listen on', 'localhost')
-    .option('--port <n>', 'TCP port', intArg(0, 65535), 43007)
+    .option('--host <host>', 'address to listen on', DEFAULTS.host)
+    .option('--port <n>', 'TCP port', intArg(0, 65535), DEFAULTS.port)
     .option('--warmup-file <file>', 'a speech file whose first second is decoded at start so the first client is fast')
     .option('--model_path <file>', 'OpenAI .pt or whisper.cpp ggml model file', './large-v3.pt')
     .option('--model <name>', 'a catalog model by name (e.g. small, large-v3-turbo), pulled into the cache on first use')
@@ -49,12 +50,12 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .option('--out-txt', 'output "start_ms end_ms text" lines (the default here)')
     .option('--json', 'output SimulStreaming\'s JSON objects instead of text lines', false)
     .option('--vac', 'voice activity control (Silero VAD): silence is not decoded, each utterance ends with a final pass', false)
-    .option('--vac-chunk-size <s>', 'VAC chunk size (accepted for compatibility: the VAD always looks at every 32 ms)', floatArg(0.01, 1), 0.04)
-    .option('--max-connections <n>', 'most simultaneous clients; more are refused', intArg(1, 10000), 64)
+    .option('--vac-chunk-size <s>', 'VAC chunk size (accepted for compatibility: the VAD always looks at every 32 ms)', floatArg(0.01, 1), DEFAULTS.vacChunkSize)
+    .option('--max-connections <n>', 'most simultaneous clients; more are refused', intArg(1, 10000), DEFAULTS.maxConnections)
     .option('--max-streams <n>', 'the capacity: /readyz answers 503 from this many open streams on (default: --max-connections)', intArg(1, 10000))
     .option('--http-port <n>', 'serve /healthz, /readyz, /metrics (Prometheus) and the live page on this port of --host (0: any free port; default: off)', intArg(0, 65535))
     .addOption(new Option('--http-token <token>', 'with --http-port: required as "Authorization: Bearer TOKEN" or ?token=TOKEN').env('SIMULSTREAM_HTTP_TOKEN'))
-    .option('--idle-timeout <s>', 'finish and close a client silent this long (0: never)', floatArg(0), 0)
+    .option('--idle-timeout <s>', 'finish and close a client silent this long (0: never)', floatArg(0), DEFAULTS.idleTimeout)
     .option('--final-pass', 'at the end of a stream, decode what is left with a frame threshold of 4 (default; SimulStreaming\'s server drops it)')
     .option('--no-final-pass', 'no final pass: the last chunk is an ordinary iteration')
     .option('--catch-up', 'a real-time client that fell behind has its waiting chunks decoded as one iteration (default; SimulStreaming: one per chunk)')
@@ -66,7 +67,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
     const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
     const policy = policyOptions(o, given);
     // our differences from SimulStreaming's server: on, unless turned off or --compat simulstreaming
-    const serverDifference = (key: string): boolean => (given(key) ? o[key] !== false : policy.compat !== 'simulstreaming');
+    const serverDifference = (key: string): boolean => (given(key) ? o[key] !== false : o.compat !== 'simulstreaming');
     const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'whisper_server');
     const maxStreams = (o.maxStreams as number | undefined) ?? (o.maxConnections as number);
     const metrics = o.httpPort === undefined ? undefined : new ServerMetrics({ version: packageVersion(), maxStreams });

@@ -5,7 +5,8 @@ import { transcribeOffline } from '../decode/offline.js';
 import { summarizeLags, wordLags } from '../eval/lag.js';
 import { loadModel } from '../model/load-model.js';
 import { encodeSegment } from '../stream/line-encoder.js';
-import { floatToS16le, streamPcm } from '../stream/run-transcriber.js';
+import { floatToS16le } from '../audio/pcm.js';
+import { streamPcm } from '../stream/run-transcriber.js';
 import { intArg } from './options.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 

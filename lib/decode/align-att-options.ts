@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import { InvalidOptionError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
 
@@ -49,6 +50,13 @@ export interface AlignAttOptions {
   readonly clock?: () => number;
 }
 
+/** Every key of {@link AlignAttOptions}, at run time. */
+export const ALIGN_ATT_OPTION_KEYS = [
+  'language', 'task', 'beams', 'frameThreshold', 'finalFrameThreshold', 'rewindThreshold', 'audioMaxLen', 'audioMinLen',
+  'neverFire', 'initPrompt', 'staticInitPrompt', 'maxContextTokens', 'repetitionGuard', 'maxTokensPerSecond',
+  'suppressTimestamps', 'encoderWindow', 'scheduler', 'clock',
+] as const satisfies readonly (keyof AlignAttOptions)[];
+
 /** The options with every default filled in, checked against the model. */
 export interface ResolvedAlignAttOptions {
   readonly language: string;
@@ -72,7 +80,7 @@ export interface ResolvedAlignAttOptions {
 /** Fills in the defaults and checks the options against the model; throws `InvalidOptionError` / `ERR_UNKNOWN_LANGUAGE`. */
 export function resolveAlignAttOptions(lm: LoadedModel, opts: AlignAttOptions): ResolvedAlignAttOptions {
   const tok = lm.tokenizer;
-  const language = opts.language ?? 'en';
+  const language = opts.language ?? DEFAULTS.language;
   if (language !== 'auto' && tok.multilingual) tok.languageToken(language); // throws ERR_UNKNOWN_LANGUAGE
   if (!tok.multilingual && language !== 'en' && language !== 'auto') {
     throw new InvalidOptionError('--language', `an English-only model cannot transcribe "${language}"`);
@@ -80,21 +88,21 @@ export function resolveAlignAttOptions(lm: LoadedModel, opts: AlignAttOptions): 
   if (!tok.multilingual && opts.task === 'translate') throw new InvalidOptionError('--task', 'English-only models cannot translate');
   const r: ResolvedAlignAttOptions = {
     language,
-    task: opts.task ?? 'transcribe',
-    beams: opts.beams ?? 1,
-    frameThreshold: opts.frameThreshold ?? 25,
-    finalFrameThreshold: opts.finalFrameThreshold ?? 4,
-    rewindThreshold: opts.rewindThreshold ?? 200,
-    audioMaxLen: opts.audioMaxLen ?? 30,
-    audioMinLen: opts.audioMinLen ?? 0,
-    neverFire: opts.neverFire ?? false,
+    task: opts.task ?? DEFAULTS.task,
+    beams: opts.beams ?? DEFAULTS.beams,
+    frameThreshold: opts.frameThreshold ?? DEFAULTS.frameThreshold,
+    finalFrameThreshold: opts.finalFrameThreshold ?? DEFAULTS.finalFrameThreshold,
+    rewindThreshold: opts.rewindThreshold ?? DEFAULTS.rewindThreshold,
+    audioMaxLen: opts.audioMaxLen ?? DEFAULTS.audioMaxLen,
+    audioMinLen: opts.audioMinLen ?? DEFAULTS.audioMinLen,
+    neverFire: opts.neverFire ?? DEFAULTS.neverFire,
     initPrompt: opts.initPrompt ?? '',
     staticInitPrompt: opts.staticInitPrompt ?? '',
     maxContextTokens: opts.maxContextTokens ?? lm.dims.n_text_ctx,
-    repetitionGuard: opts.repetitionGuard ?? true,
-    maxTokensPerSecond: opts.maxTokensPerSecond ?? 22.5,
-    suppressTimestamps: opts.suppressTimestamps ?? true,
-    encoderWindow: opts.encoderWindow ?? 'full',
+    repetitionGuard: opts.repetitionGuard ?? DEFAULTS.repetitionGuard,
+    maxTokensPerSecond: opts.maxTokensPerSecond ?? DEFAULTS.maxTokensPerSecond,
+    suppressTimestamps: opts.suppressTimestamps ?? DEFAULTS.suppressTimestamps,
+    encoderWindow: opts.encoderWindow ?? DEFAULTS.encoderWindow,
   };
   const positiveInt = (name: string, v: number, min: number): void => {
     if (!Number.isInteger(v) || v < min) throw new InvalidOptionError(name, `must be an integer ≥ ${min}, got ${v}`);

@@ -20,6 +20,19 @@ export function blankTokens(tok: Tokenizer): number[] {
   return [...tok.encode(' '), tok.special.eot];
 }
 
+/**
+ * The tokens SimulStreaming's AlignAtt never decodes: task, start and previous-text tokens,
+ * `<|notimestamps|>`, `<|nospeech|>` and (multilingual models) every language token; with
+ * `timestamps` false also every timestamp token (our difference). Sorted.
+ */
+export function alignAttSuppressTokens(tok: Tokenizer, nVocab: number, timestamps: boolean): number[] {
+  const s = tok.special;
+  const always = new Set<number>([s.transcribe, s.translate, s.sot, s.sotPrev, s.sotLm, s.noTimestamps, s.noSpeech]);
+  if (tok.multilingual) for (const t of tok.languageTokens) always.add(t);
+  if (!timestamps) for (let t = s.timestampBegin; t < nVocab; t++) always.add(t);
+  return [...always].sort((a, b) => a - b);
+}
+
 /** log-softmax of a row, in float64. */
 export function logSoftmax(row: Float32Array): Float64Array {
   let max = Number.NEGATIVE_INFINITY;

@@ -1,4 +1,5 @@
 import { N_FRAMES, N_SAMPLES, SAMPLE_RATE, fittedWindowFrames } from '../audio/mel.js';
+import { checkOptionKeys, type MissingKeys } from '../util/option-keys.js';
 import { InvalidOptionError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { detectLanguage } from './language.js';
@@ -16,6 +17,9 @@ export interface OfflineOptions {
   /** `full` (Whisper's 30 s, default) or `auto`: each window's encoder fitted to its audio (see `EncoderWindow`). */
   readonly encoderWindow?: 'full' | 'auto';
 }
+
+/** Every key of {@link OfflineOptions}, at run time. */
+const OFFLINE_OPTION_KEYS = ['language', 'task', 'beams', 'sampleLen', 'encoderWindow'] as const satisfies readonly (keyof OfflineOptions)[];
 
 export interface OfflineWindow {
   readonly startSample: number;
@@ -38,6 +42,7 @@ export interface OfflineResult {
  * 100 ms between 20 and 30 s of each window.
  */
 export async function transcribeOffline(lm: LoadedModel, samples: Float32Array, opts: OfflineOptions = {}): Promise<OfflineResult> {
+  checkOptionKeys<MissingKeys<OfflineOptions, typeof OFFLINE_OPTION_KEYS>>(opts, OFFLINE_OPTION_KEYS, 'transcribeOffline');
   const tok = lm.tokenizer;
   const beams = opts.beams ?? 1;
   if (!Number.isInteger(beams) || beams < 1) throw new InvalidOptionError('--beams', `must be a positive integer, got ${beams}`);

@@ -2,7 +2,8 @@ import { readAudioFile } from '../audio/wav.js';
 import type { AlignAttOptions } from '../decode/align-att.js';
 import { transcribeOffline } from '../decode/offline.js';
 import type { LoadedModel } from '../model/load-model.js';
-import { floatToS16le, streamPcm } from '../stream/run-transcriber.js';
+import { floatToS16le } from '../audio/pcm.js';
+import { streamPcm } from '../stream/run-transcriber.js';
 import { summarizeLags, wordLags, type LagSummary } from './lag.js';
 import type { ManifestEntry } from './manifest.js';
 import { werCounts, werPercent, type WerCounts } from './wer.js';
@@ -41,6 +42,7 @@ export interface EvalReport {
 
 /** Transcribes every file of a manifest and scores it (WER per language, lag when streaming). */
 export async function evaluate(lm: LoadedModel, entries: readonly ManifestEntry[], opts: EvalOptions): Promise<EvalReport> {
+  const { mode: _mode, onResult: _onResult, ...policy } = opts;
   const results: FileResult[] = [];
   for (const [i, e] of entries.entries()) {
     const samples = readAudioFile(e.audio).samples;
@@ -56,7 +58,7 @@ export async function evaluate(lm: LoadedModel, entries: readonly ManifestEntry[
         })
       ).text;
     } else {
-      const segs = await streamPcm(floatToS16le(samples), { ...opts, model: lm, language: e.language });
+      const segs = await streamPcm(floatToS16le(samples), { ...policy, model: lm, language: e.language });
       hypothesis = segs.map((s) => s.text).join('');
       lags = wordLags(segs);
     }

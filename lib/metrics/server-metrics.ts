@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BYTES_PER_SECOND } from '../audio/pcm.js';
 import { registerBuildInfo } from './build-info.js';
 import type { AlignAttUpdate } from '../decode/align-att.js';
 import type { ServerObserver } from '../server/observer.js';
@@ -129,7 +130,7 @@ export class ServerMetrics implements ServerObserver {
   }
 
   audioReceived(_peer: string, bytes: number): void {
-    this.audioReceivedSeconds.inc(bytes / 32000);
+    this.audioReceivedSeconds.inc(bytes / BYTES_PER_SECOND);
   }
 
   iteration(peer: string, update: AlignAttUpdate, queueMs: number): void {

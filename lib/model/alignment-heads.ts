@@ -32,6 +32,30 @@ export const OFFICIAL_ALIGNMENT_HEADS: Readonly<Record<string, readonly H[]>> = 
 
 const ALIASES: Record<string, string> = { large: 'large-v3', turbo: 'large-v3-turbo' };
 
+/**
+ * Models that are not OpenAI's but whose shape is unique and whose heads were measured: the
+ * demo model bundled in `test/fixtures/toy/` (toy-whisper v3, trained for this project; its
+ * `alignment_heads.json`: the two best cross-attention heads of its last decoder layer).
+ */
+export const KNOWN_SHAPE_HEADS: readonly { readonly name: string; readonly dims: WhisperDims; readonly heads: readonly H[] }[] = Object.freeze([
+  {
+    name: 'toy-whisper-v3',
+    dims: {
+      n_mels: 80,
+      n_audio_ctx: 1500,
+      n_audio_state: 128,
+      n_audio_head: 4,
+      n_audio_layer: 4,
+      n_vocab: 51865,
+      n_text_ctx: 448,
+      n_text_state: 128,
+      n_text_head: 4,
+      n_text_layer: 2,
+    },
+    heads: [[1, 2], [1, 3]],
+  },
+]);
+
 /** Parses `'L,H;L,H'` (SimulStreaming's and our `--alignment_heads`). */
 export function parseAlignmentHeads(spec: string, dims?: WhisperDims): H[] {
   const heads: H[] = [];
@@ -67,8 +91,9 @@ export function sortHeads(heads: readonly H[]): H[] {
 
 /**
  * The alignment heads of a checkpoint: the official ones when its file name or its shape
- * identifies an official model, otherwise (fine-tuned or custom shapes) OpenAI's default,
- * every head of the second half of the decoder layers.
+ * identifies an official model, the measured ones when its shape is one of
+ * {@link KNOWN_SHAPE_HEADS} (the demo model), otherwise (fine-tuned or custom shapes) OpenAI's
+ * default, every head of the second half of the decoder layers.
  */
 export function defaultAlignmentHeads(dims: WhisperDims, file?: string): { heads: H[]; source: string } {
   const byName = file ? officialNameFromFile(file) : undefined;
@@ -80,6 +105,8 @@ export function defaultAlignmentHeads(dims: WhisperDims, file?: string): { heads
   // large-v1 and large-v2 share their shape; v2 is the one in use
   const pick = matches.includes('large-v2') ? 'large-v2' : matches[0];
   if (pick) return { heads: sortHeads(OFFICIAL_ALIGNMENT_HEADS[pick]!), source: pick };
+  const known = KNOWN_SHAPE_HEADS.find((k) => sameDims(k.dims, dims));
+  if (known) return { heads: sortHeads(known.heads), source: `${known.name} (recognised by its shape)` };
   const heads: H[] = [];
   for (let l = Math.floor(dims.n_text_layer / 2); l < dims.n_text_layer; l++) {
     for (let h = 0; h < dims.n_text_head; h++) heads.push([l, h]);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { LogMel } from '../audio/mel.js';
 import { melFilters } from '../audio/mel-filters.js';
 import { InvalidOptionError } from '../errors.js';
+import { checkOptionKeys, type MissingKeys } from '../util/option-keys.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { defaultAlignmentHeads, parseAlignmentHeads, sortHeads, validateHeads } from './alignment-heads.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -33,6 +34,9 @@ export interface LoadModelOptions {
   readonly warn?: (msg: string) => void;
 }
 
+/** Every key of {@link LoadModelOptions}, at run time. */
+const LOAD_MODEL_OPTION_KEYS = ['modelPath', 'checkpoint', 'cacheDir', 'alignmentHeads', 'device', 'threads', 'precision', 'int8Groups', 'log', 'warn'] as const satisfies readonly (keyof LoadModelOptions)[];
+
 /** Everything a transcription needs from a model, loaded once and shared by all streams. */
 export interface LoadedModel {
   readonly file: string;
@@ -54,6 +58,7 @@ export function defaultModelsDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Opens a checkpoint, compiles it (once; cached) and starts ONNX Runtime sessions. */
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
+  checkOptionKeys<MissingKeys<LoadModelOptions, typeof LOAD_MODEL_OPTION_KEYS>>(opts, LOAD_MODEL_OPTION_KEYS, 'loadModel');
   if (!opts.modelPath && !opts.checkpoint) throw new InvalidOptionError('--model_path', 'no model given');
   const ckpt = opts.checkpoint ?? (await openCheckpoint(opts.modelPath!));
   try {

@@ -1,3 +1,5 @@
+import { mostAttended } from './policy-step.js';
+
 /** Encoder frames in a 30 s window (20 ms each). */
 export const AUDIO_FRAMES = 1500;
 /** Width of the median filter over frames (Whisper's `medfilt_width`). */
@@ -59,8 +61,12 @@ export class AttentionTracker {
     this.count += T;
   }
 
-  /** The most-attended frame of the newest token among the first `content` frames. */
-  mostAttendedFrame(content: number): number {
+  /**
+   * The newest token's row as the policy reads it: z-normalised per frame over all tokens so far,
+   * median-filtered over frames, averaged over heads, cut to the first `content` frames (at least
+   * one). The array is reused by the next call.
+   */
+  newestRow(content: number): Float64Array {
     const F = this.frames;
     const n = this.count;
     this.avg.fill(0);
@@ -75,20 +81,12 @@ export class AttentionTracker {
       medianFilter(this.z, this.filtered, this.win);
       for (let f = 0; f < F; f++) this.avg[f]! += this.filtered[f]!;
     }
-    const end = Math.max(1, Math.min(content, F));
-    let best = 0;
-    for (let f = 1; f < end; f++) if (this.avg[f]! > this.avg[best]!) best = f;
-    return best;
+    return this.avg.subarray(0, Math.max(1, Math.min(content, F)));
   }
 
-  /** An independent copy (beam search forks hypotheses). */
-  clone(): AttentionTracker {
-    const c = new AttentionTracker(this.heads, this.frames);
-    c.sum.set(this.sum);
-    c.sumSq.set(this.sumSq);
-    c.last.set(this.last);
-    c.count = this.count;
-    return c;
+  /** The most-attended frame of the newest token among the first `content` frames (first maximum on ties). */
+  mostAttendedFrame(content: number): number {
+    return mostAttended(this.newestRow(content));
   }
 }
 

@@ -1,5 +1,8 @@
 import type { Tokenizer } from '../text/tokenizer.js';
 
+/** Seconds per 20 ms encoder frame. */
+const FRAME_SECONDS = 0.02;
+
 /** Python's `string.punctuation`; Whisper tests `subword.strip() in string.punctuation` (a substring test). */
 const PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
 /** Languages Whisper splits into words by Unicode characters rather than spaces. */
@@ -53,4 +56,35 @@ export function splitToWordTokens(tok: Tokenizer, tokens: readonly number[], lan
     }
   }
   return words;
+}
+
+/** A committed word with its times in the stream (seconds), from its tokens' most-attended frames. */
+export interface TimedWord {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+  readonly tokens: readonly number[];
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * SimulStreaming's word times: a word starts at its first token's most-attended frame and ends at
+ * its last token's, 20 ms a frame, plus `offset` (the stream's seconds before the buffer).
+ */
+export function timedWords(tok: Tokenizer, tokens: readonly number[], frames: readonly number[], language: string, offset: number): TimedWord[] {
+  const words: TimedWord[] = [];
+  let i = 0;
+  for (const w of splitToWordTokens(tok, tokens, language)) {
+    const b = frames[i]!;
+    i += w.tokens.length;
+    const e = frames[i - 1]!;
+    words.push({ start: b * FRAME_SECONDS + offset, end: e * FRAME_SECONDS + offset, text: w.text, tokens: w.tokens, bytes: tok.decodeBytes(w.tokens) });
+  }
+  return words;
+}
+
+/** `--never_fire` without a CIF model: the last word of a non-final iteration is held back (how many tokens are kept). */
+export function withoutLastWord(tok: Tokenizer, tokens: readonly number[], language: string): number {
+  const words = splitToWordTokens(tok, tokens, language);
+  return words.length > 1 ? words.slice(0, -1).reduce((n, w) => n + w.tokens.length, 0) : 0;
 }

@@ -1,3 +1,5 @@
+import { BYTES_PER_SECOND } from '../audio/pcm.js';
+
 /** When each point of a stream's audio arrived: a few hundred (bytes, time) marks, oldest dropped. */
 export class ArrivalClock {
   private bytes = 0;
@@ -6,7 +8,7 @@ export class ArrivalClock {
 
   /** Seconds of audio received. */
   get seconds(): number {
-    return this.bytes / 32000;
+    return this.bytes / BYTES_PER_SECOND;
   }
 
   add(n: number): void {
@@ -17,7 +19,7 @@ export class ArrivalClock {
 
   /** When (`performance.now()`) the audio up to `seconds` had arrived; NaN before it has, or when forgotten. */
   at(seconds: number): number {
-    const need = seconds * 32000;
+    const need = seconds * BYTES_PER_SECOND;
     if (need <= this.forgotten) return Number.NaN;
     const m = this.marks.find(([b]) => b >= need);
     return m ? m[1] : Number.NaN;

@@ -1,3 +1,5 @@
+import { BYTES_PER_SECOND } from '../audio/pcm.js';
+
 /**
  * Whether a client sends in real time, judged from its own pace: the audio it has sent against the
  * wall clock since its first byte, counted as the bytes are read (before any backpressure can slow
@@ -11,7 +13,7 @@ export class SenderPace {
 
   constructor(
     private readonly slack = 1,
-    private readonly bytesPerSecond = 32000,
+    private readonly bytesPerSecond = BYTES_PER_SECOND,
     private readonly now: () => number = () => performance.now(),
   ) {}
 

@@ -1,21 +1,22 @@
 import net from 'node:net';
-import { pipeline } from 'node:stream';
-import { AlignAttSession, type AlignAttOptions, type AlignAttUpdate } from '../decode/align-att.js';
-import { InvalidOptionError, SimulstreamError } from '../errors.js';
+import { resolveAlignAttOptions, type AlignAttOptions } from '../decode/align-att-options.js';
+import { DEFAULTS } from '../defaults.js';
+import { errorInfo, InvalidOptionError, SimulstreamError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
-import { encodeError, LineEncoder, type OutputFormat, type StreamFailure } from '../stream/line-encoder.js';
-import { transcriber } from '../stream/transcriber.js';
+import { encodeError, type OutputFormat } from '../stream/line-encoder.js';
+import { transcriber, TRANSCRIBER_OPTION_KEYS } from '../stream/transcriber.js';
+import { checkOptionKeys } from '../util/option-keys.js';
 import type { Segment } from '../stream/utf8-carry.js';
 import type { Chunking } from '../stream/chunk-buffer.js';
+import { fanOut } from '../util/fan-out.js';
 import type { SileroVad } from '../vad/silero-vad.js';
 import type { VadIteratorOptions } from '../vad/vad-iterator.js';
-import { ArrivalClock } from './arrival-clock.js';
-import { ErrorBoundary } from './error-boundary.js';
-import { silentLogger, withContext, type Logger } from './logger.js';
+import { serveConnection, type ClientInfo, type Connection, type ConnectionContext } from './connection.js';
+import { silentLogger, type Logger } from './logger.js';
 import type { ServerObserver } from './observer.js';
-import { OutputWatch } from './output-watch.js';
 import { Scheduler } from './scheduler.js';
-import { SenderPace } from './sender-pace.js';
+
+export type { ClientInfo } from './connection.js';
 
 export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   readonly model: LoadedModel;
@@ -67,76 +68,94 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   readonly modelFor?: (peer: string) => LoadedModel;
 }
 
-/** What {@link ServerOptions.onSegment} knows of the client. */
-export interface ClientInfo {
-  /** `('127.0.0.1', 54321)`, as the log lines print it. */
-  readonly peer: string;
-  /** When (`performance.now()`) the stream's audio up to `seconds` had arrived; NaN before it has. */
-  receivedAt(seconds: number): number;
-}
+/** Every key of {@link ServerOptions}, at run time. */
+export const SERVER_OPTION_KEYS = [
+  ...TRANSCRIBER_OPTION_KEYS.filter((k) => k !== 'objectMode' && k !== 'catchUp' && k !== 'onUpdate' && k !== 'scheduler'),
+  'host', 'port', 'format', 'maxConnections', 'idleTimeout', 'outputTimeout', 'parallelIterations', 'catchUp', 'logger', 'echo', 'onSegment', 'observers', 'modelFor',
+] as const satisfies readonly (keyof ServerOptions)[];
 
 export interface SimulstreamServer {
   /** Starts listening; resolves with the bound address. */
   listen(): Promise<net.AddressInfo>;
-  /** Stops accepting, finishes every open stream (final pass, remaining lines), closes. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting (readiness goes false), lets open streams go on until their clients end them
+   * or `drainTimeout` seconds pass (default 0: at once), then finishes the rest (final pass,
+   * remaining lines) and closes.
+   */
+  close(options?: { readonly drainTimeout?: number }): Promise<void>;
+  /** True from the first `close()` on: draining or closed. */
+  readonly closing: boolean;
   /** Clients whose stream is open now. */
   readonly connections: number;
   readonly scheduler: Scheduler;
 }
 
-interface Client {
-  readonly socket: net.Socket;
-  /** Resolves once the stream is over (its output flushed, or the client gone). */
-  readonly done: Promise<void>;
-  /** Ends the client's audio: final pass, remaining lines, close. */
-  readonly finish: () => void;
-}
-
-/** Seconds a client may keep its side open after our last line. */
-const LINGER_MS = 2000;
-/** Most output bytes queued for one client beyond what backpressure allows. */
-const MAX_OUTPUT_BYTES = 1 << 20;
+/** Seconds a refused client may keep its side open. */
+const REFUSED_LINGER_MS = 2000;
 
 /**
- * SimulStreaming's TCP server protocol, for many clients at once over one model. Each connection is
- * `pipeline(socket, transcriber, encoder, socket)` behind an error boundary: whatever fails in one
- * stream ends that connection alone, with a logged error (and an `{"error": …}` line for JSON
- * clients). The policy options are checked here, before anything listens.
+ * SimulStreaming's TCP protocol, for many clients at once over one model. Each connection is its
+ * own pipeline ({@link serveConnection}): whatever fails in one stream ends that connection alone.
+ * The options are checked here, before anything listens.
  */
 export function createServer(options: ServerOptions): SimulstreamServer {
+  checkOptionKeys<Exclude<keyof ServerOptions, (typeof SERVER_OPTION_KEYS)[number] | (typeof TRANSCRIBER_OPTION_KEYS)[number]>>(options, SERVER_OPTION_KEYS, 'createServer');
   const log = options.logger ?? silentLogger;
-  const host = options.host ?? 'localhost';
-  const port = options.port ?? 43007;
+  const host = options.host ?? DEFAULTS.host;
+  const port = options.port ?? DEFAULTS.port;
   const format = options.format ?? 'text';
-  const maxConnections = options.maxConnections ?? 64;
-  const outputTimeoutMs = (options.outputTimeout ?? 30) * 1000;
-  const minChunkSize = options.minChunkSize ?? 1.2;
+  const maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
+  const minChunkSize = options.minChunkSize ?? DEFAULTS.minChunkSize;
   validate(options, maxConnections, minChunkSize);
-  const scheduler = new Scheduler(options.parallelIterations ?? 1);
-  const clients = new Set<Client>();
+  const scheduler = new Scheduler(options.parallelIterations ?? DEFAULTS.parallelIterations);
+  const clients = new Set<Connection>();
   const sockets = new Set<net.Socket>();
-  const observe = observerCaller(options.observers ?? [], log);
+  const observe = fanOut(options.observers ?? [], log);
   const refusals = new RefusalLog(log, maxConnections);
   let closing = false;
+  const { catchUp, model, modelFor, observers: _o, onSegment, echo, logger: _l, host: _h, port: _p, format: _f, maxConnections: _m, idleTimeout, outputTimeout, parallelIterations: _pi, ...policy } = options;
+  const ctx: ConnectionContext = {
+    log,
+    format,
+    vac: !!options.vad,
+    outputTimeoutMs: (outputTimeout ?? DEFAULTS.outputTimeout) * 1000,
+    idleTimeoutMs: (idleTimeout ?? DEFAULTS.idleTimeout) * 1000,
+    minChunkSize,
+    observe,
+    ...(onSegment ? { onSegment } : {}),
+    ...(echo ? { echo } : {}),
+    transcriber: (peer, hooks) =>
+      transcriber({
+        ...policy,
+        model: modelFor ? modelFor(peer) : model,
+        objectMode: true,
+        scheduler,
+        onUpdate: hooks.onUpdate,
+        ...((catchUp ?? DEFAULTS.catchUp) ? { catchUp: hooks.realTime } : {}),
+      }),
+  };
 
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', (err) => log.debug(`Client socket: ${err.message}`));
     const peer = `('${socket.remoteAddress}', ${socket.remotePort})`;
+    if (closing || clients.size >= maxConnections) return refuse(socket, peer, closing ? 'closing' : 'capacity');
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    let c: Connection;
     try {
-      if (closing || clients.size >= maxConnections) {
-        refuse(socket, peer, closing ? 'closing' : 'capacity');
-        return;
-      }
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      clients.add(serve(socket, peer));
-      observe('connectionAccepted', peer);
+      c = serveConnection(socket, peer, ctx);
     } catch (err) {
-      // a failure while setting a connection up is that connection's alone
-      log.error(`Client ${peer}: ${(err as Error).message}`);
+      // a failure while setting a connection up (its model, its transcriber) is that connection's alone
+      log.error(`Client ${peer}: ${errorInfo(err).message}`);
       socket.destroy();
+      return;
     }
+    clients.add(c);
+    observe('connectionAccepted', peer);
+    void c.done.then(() => {
+      clients.delete(c);
+      refusals.freed(clients.size);
+    });
   });
 
   function refuse(socket: net.Socket, peer: string, reason: 'capacity' | 'closing'): void {
@@ -146,100 +165,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     socket.resume(); // read and drop what it sends, so that closing does not reset it
     if (format === 'json') socket.end(encodeError('ERR_SERVER_BUSY', `${why}; try again later`));
     else socket.end();
-    setTimeout(() => socket.destroy(), LINGER_MS).unref();
-  }
-
-  function serve(socket: net.Socket, peer: string): Client {
-    const log = withContext(options.logger ?? silentLogger, { client: peer });
-    log.info(`Connected to client on ${peer}`);
-    const opened = performance.now();
-    const pace = new SenderPace();
-    const arrivals = new ArrivalClock();
-    const info: ClientInfo = { peer, receivedAt: (s) => arrivals.at(s) };
-    const { catchUp, model, modelFor, observers: _o, onSegment: _s, ...policy } = options;
-    const tr = transcriber({
-      ...policy,
-      model: modelFor ? modelFor(peer) : model,
-      objectMode: true,
-      scheduler: observedScheduler(scheduler, (u, queueMs) => observe('iteration', peer, u, queueMs)),
-      ...(catchUp !== false ? { catchUp: () => pace.realTime } : {}),
-    });
-    let failure: StreamFailure | undefined;
-    let over = false;
-    const boundary = new ErrorBoundary(tr, (f) => {
-      failure = f;
-      log.error(`Client ${peer}: ${f.error.message}`);
-    });
-    const encoder = new LineEncoder({
-      format,
-      vac: !!options.vad,
-      emissionTime: () => (performance.now() - opened) / 1000,
-      onLine: (line, seg) => {
-        if (options.onSegment) guard(() => options.onSegment!(seg, info), 'onSegment');
-        if (line === '') return;
-        if (options.observers?.some((o) => o.segment)) observe('segment', peer, seg, lagOf(seg, arrivals, minChunkSize));
-        if (options.echo) guard(() => options.echo!.write(line), 'echo');
-      },
-    });
-    const watch = new OutputWatch(socket, outputTimeoutMs, MAX_OUTPUT_BYTES, (reason) => {
-      failure ??= { error: { code: 'ERR_OUTPUT_STALLED', message: reason } };
-      log.warning(`Client ${peer}: ${reason}: closing it`);
-      socket.destroy();
-    });
-
-    let resolveDone!: () => void;
-    const done = new Promise<void>((r) => (resolveDone = r));
-    const client: Client = { socket, done, finish: () => boundary.finish() };
-    const end = (): void => {
-      if (over) return;
-      over = true;
-      clients.delete(client);
-      refusals.freed(clients.size);
-      observe('streamClosed', peer, failure?.error);
-      resolveDone();
-    };
-
-    socket.on('data', (b: Buffer) => {
-      pace.add(b.length);
-      arrivals.add(b.length);
-      observe('audioReceived', peer, b.length);
-    });
-    // our last line is out: the stream is over; a client that keeps its side open is let go soon
-    socket.on('finish', () => {
-      if (!failure) log.info('Connection to client closed');
-      end();
-      setTimeout(() => socket.destroy(), LINGER_MS).unref();
-    });
-    pipeline(socket, boundary, encoder, socket, (err) => {
-      watch.stop();
-      if (err && !over) {
-        // vanished mid-stream (reset, or closed without a half-close): its state is freed at once
-        if (!failure) {
-          log.info(`Client ${peer} disconnected`);
-          failure = { error: { code: 'ERR_CLIENT_GONE', message: err.message } };
-        }
-      } else if (err) log.debug(`Client ${peer}: ${err.message}`);
-      end();
-    });
-    // after the pipeline's own listener, so that it sees the socket once the line is written
-    encoder.on('data', () => watch.wrote());
-    if (options.idleTimeout && options.idleTimeout > 0) {
-      socket.setTimeout(options.idleTimeout * 1000, () => {
-        if (over) return;
-        log.warning(`Client ${peer} idle for ${options.idleTimeout} s: finishing its stream`);
-        boundary.finish();
-      });
-    }
-    return client;
-  }
-
-  /** Runs a hook of the embedding application; its failure is logged and otherwise ignored. */
-  function guard(f: () => void, what: string): void {
-    try {
-      f();
-    } catch (err) {
-      log.warning(`${what} failed: ${(err as Error).message}`);
-    }
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
   }
 
   return {
@@ -247,13 +173,16 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     get connections() {
       return clients.size;
     },
+    get closing() {
+      return closing;
+    },
     listen: () =>
       new Promise((resolve, reject) => {
         const onError = (err: NodeJS.ErrnoException): void => {
           server.off('listening', onListening);
           if (err.code === 'EADDRINUSE') {
             reject(new SimulstreamError('ERR_ADDRESS_IN_USE', `Address already in use: ${host}:${port} (another server is listening there; choose another with --port)`));
-          } else reject(err);
+          } else reject(new SimulstreamError('ERR_LISTEN', `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
         };
         const onListening = (): void => {
           server.off('error', onError);
@@ -267,11 +196,20 @@ export function createServer(options: ServerOptions): SimulstreamServer {
         server.once('listening', onListening);
         server.listen(port, host);
       }),
-    close: async () => {
+    close: async ({ drainTimeout = 0 } = {}) => {
+      if (!(drainTimeout >= 0)) throw new InvalidOptionError('drainTimeout', `must be a number of seconds ≥ 0, got ${drainTimeout}`);
       closing = true;
       const stopped = new Promise<void>((r) => server.close(() => r()));
+      const all = (): Promise<void> => Promise.all([...clients].map((c) => c.done)).then(() => undefined);
+      if (drainTimeout > 0 && clients.size > 0) {
+        log.info(`Draining ${clients.size} open stream(s) for up to ${drainTimeout} s`);
+        let timer: NodeJS.Timeout | undefined;
+        const expired = new Promise<void>((r) => (timer = setTimeout(r, drainTimeout * 1000)));
+        await Promise.race([all(), expired]);
+        clearTimeout(timer);
+      }
       for (const c of clients) c.finish();
-      await Promise.all([...clients].map((c) => c.done));
+      await all();
       for (const s of sockets) s.destroy();
       await stopped;
       log.info('Connection closed, terminating.');
@@ -283,56 +221,9 @@ export function createServer(options: ServerOptions): SimulstreamServer {
 function validate(options: ServerOptions, maxConnections: number, minChunkSize: number): void {
   if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new InvalidOptionError('--max-connections', `must be a positive integer, got ${maxConnections}`);
   if (!(minChunkSize > 0)) throw new InvalidOptionError('--min-chunk-size', `must be a positive number of seconds, got ${minChunkSize}`);
-  if (minChunkSize >= (options.audioMaxLen ?? 30)) throw new InvalidOptionError('--min-chunk-size', 'min_chunk_size must be smaller than audio_max_len');
-  // the policy checks language, task and lengths against the model when a stream is made: make one
-  const { scheduler: _s, ...policy } = options as ServerOptions & { scheduler?: unknown };
-  void new AlignAttSession(options.model, policy);
-}
-
-/** A scheduler that reports each iteration (the session schedules one iteration per unit of work) and its wait. */
-function observedScheduler(scheduler: Scheduler, report: (u: AlignAttUpdate, queueMs: number) => void): AlignAttOptions['scheduler'] {
-  return {
-    run: <T>(work: () => Promise<T>): Promise<T> => {
-      const queued = performance.now();
-      return scheduler.run(async () => {
-        const queueMs = performance.now() - queued;
-        const result = await work();
-        report(result as unknown as AlignAttUpdate, queueMs);
-        return result;
-      });
-    },
-  };
-}
-
-/** bench:server's emission lag of a segment's last word: now − when the audio up to it arrived (s); NaN when unknown. */
-function lagOf(seg: Segment, arrivals: ArrivalClock, minChunkSize: number): number {
-  const end = seg.audioEndMs / 1000;
-  const last = seg.words.at(-1);
-  const at = arrivals.at(last ? Math.min(end, Math.max(end - minChunkSize, last.end)) : end);
-  return (performance.now() - at) / 1000;
-}
-
-type Args<K extends keyof ServerObserver> = Parameters<NonNullable<ServerObserver[K]>>;
-
-/** Calls the observers' methods; one that throws is logged (once per method) and otherwise ignored. */
-function observerCaller(observers: readonly ServerObserver[], log: Logger) {
-  const warned = new Set<string>();
-  return <K extends keyof ServerObserver>(name: K, ...args: Args<K>): void => {
-    for (const observer of observers) {
-      const f = observer[name] as ((...a: Args<K>) => void) | undefined;
-      if (!f) continue;
-      try {
-        f.apply(observer, args);
-      } catch (err) {
-        const msg = `observer ${name} failed: ${(err as Error)?.message ?? String(err)}`;
-        if (warned.has(name)) log.debug(msg);
-        else {
-          warned.add(name);
-          log.warning(`${msg} (further failures of it are logged at DEBUG)`);
-        }
-      }
-    }
-  };
+  if (minChunkSize >= (options.audioMaxLen ?? DEFAULTS.audioMaxLen)) throw new InvalidOptionError('--min-chunk-size', 'min_chunk_size must be smaller than audio_max_len');
+  // language, task and lengths against the model: the policy's own resolver
+  resolveAlignAttOptions(options.model, options);
 }
 
 /** Refusals are logged once per busy spell, then counted; the count is logged when a slot frees. */

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { SAMPLE_RATE } from '../audio/mel.js';
+import { DEFAULTS } from '../defaults.js';
 import { InvalidOptionError } from '../errors.js';
 
 /** A piece of audio for the policy; `last` marks the end of the stream. */
@@ -41,7 +42,7 @@ export class ChunkBuffer extends Transform {
   private received = 0;
 
   constructor(
-    readonly minChunkSize = 1.2,
+    readonly minChunkSize: number = DEFAULTS.minChunkSize,
     readonly chunking: Chunking = 'exact',
   ) {
     super({ objectMode: true });

@@ -5,11 +5,6 @@ import type { Segment } from './utf8-carry.js';
 /** How a segment goes on the wire: SimulStreaming's `--out-txt` line, or its JSON object. */
 export type OutputFormat = 'text' | 'json';
 
-/** A stream that failed, as the last item before its end: JSON clients get `{"error": …}`. */
-export interface StreamFailure {
-  readonly error: { readonly code: string; readonly message: string };
-}
-
 /**
  * One output line. `text`: `start_ms end_ms text\n`. `json`: SimulStreaming's default object,
  * `start`/`end` in seconds, `text`, `tokens`, `words` (each with start, end, text, tokens) and
@@ -49,8 +44,7 @@ export interface LineEncoderOptions {
 
 /**
  * Segments → output lines, the one encoder of the project (the `transcriber()`'s line output and
- * the server's text and JSON lines). A {@link StreamFailure} item becomes `{"error": …}` in JSON
- * and nothing in text.
+ * the server's text and JSON lines).
  */
 export class LineEncoder extends Transform {
   private readonly format: OutputFormat;
@@ -67,11 +61,7 @@ export class LineEncoder extends Transform {
     this.onLine = opts.onLine;
   }
 
-  override _transform(item: Segment | StreamFailure, _enc: BufferEncoding, done: TransformCallback): void {
-    if ('error' in item) {
-      done(null, this.format === 'json' ? Buffer.from(encodeError(item.error.code, item.error.message), 'utf8') : undefined);
-      return;
-    }
+  override _transform(item: Segment, _enc: BufferEncoding, done: TransformCallback): void {
     const line = encodeSegment(item, this.format, this.emissionTime(), this.vac);
     this.onLine?.(line, item);
     done(null, line === '' ? undefined : Buffer.from(line, 'utf8'));

@@ -1,8 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { couldBeWavPrefix, EXPECTED_PCM, isWavHeader, s16leToFloat, SNIFF_BYTES } from '../audio/pcm.js';
 import { SimulstreamError } from '../errors.js';
-
-/** What the streams expect: raw PCM without a header. */
-export const EXPECTED_PCM = 'raw PCM: signed 16-bit little-endian, 16 kHz, mono, no header';
 
 /**
  * Raw s16le bytes → `Float32Array` samples in [-1, 1). A stream that starts with a `RIFF…WAVE`
@@ -24,7 +22,7 @@ export class PcmValidator extends Transform {
     let buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
     if (this.carry.length > 0) buf = Buffer.concat([this.carry, buf]);
     if (!this.checked) {
-      if (buf.length < 12 && isRiffPrefix(buf)) {
+      if (buf.length < SNIFF_BYTES && couldBeWavPrefix(buf)) {
         this.carry = buf;
         done();
         return;
@@ -43,8 +41,7 @@ export class PcmValidator extends Transform {
     const even = buf.length & ~1;
     this.carry = even < buf.length ? Buffer.from(buf.subarray(even)) : Buffer.alloc(0);
     if (even > 0) {
-      const out = new Float32Array(even / 2);
-      for (let i = 0; i < out.length; i++) out[i] = buf.readInt16LE(2 * i) / 32768;
+      const out = s16leToFloat(buf.subarray(0, even));
       this.samples += out.length;
       this.push(out);
     }
@@ -70,19 +67,4 @@ export class PcmValidator extends Transform {
     if (this.carry.length > 0) this.emit('warning', new Error('the stream ended in the middle of a 16-bit sample; its last byte was ignored'));
     done();
   }
-}
-
-const RIFF = Buffer.from('RIFF', 'latin1');
-const WAVE = Buffer.from('WAVE', 'latin1');
-
-function isRiffPrefix(buf: Buffer): boolean {
-  const n = Math.min(buf.length, 4);
-  return buf.subarray(0, n).equals(RIFF.subarray(0, n));
-}
-
-/** `RIFF` <size> `WAVE` at the start (RIFX/RF64 too). */
-export function isWavHeader(buf: Uint8Array): boolean {
-  if (buf.length < 12) return false;
-  const tag = Buffer.from(buf.subarray(0, 4)).toString('latin1');
-  return (tag === 'RIFF' || tag === 'RIFX' || tag === 'RF64') && Buffer.from(buf.subarray(8, 12)).equals(WAVE);
 }

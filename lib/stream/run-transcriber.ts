@@ -1,16 +1,9 @@
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Segment } from './utf8-carry.js';
 import { transcriber, type TranscriberOptions } from './transcriber.js';
 
-/** Float samples → s16le bytes, as a 16-bit recording would carry them. */
-export function floatToS16le(samples: Float32Array): Buffer {
-  const out = Buffer.alloc(samples.length * 2);
-  for (let i = 0; i < samples.length; i++) {
-    const v = Math.round(samples[i]! * 32768);
-    out.writeInt16LE(v > 32767 ? 32767 : v < -32768 ? -32768 : v, 2 * i);
-  }
-  return out;
-}
-
+/** Options of {@link streamPcm}: a transcriber's, how the bytes are written, and a segment hook. */
 export interface StreamRunOptions extends Omit<TranscriberOptions, 'objectMode'> {
   /** Bytes per write (default: everything at once). The output does not depend on it. */
   readonly writeSize?: number;
@@ -18,25 +11,32 @@ export interface StreamRunOptions extends Omit<TranscriberOptions, 'objectMode'>
   readonly onSegment?: (s: Segment) => void;
 }
 
-/** Streams raw s16le bytes through a transcriber and collects its segments. */
+/**
+ * `pipeline(bytes, transcriber(), segments)`: raw s16le bytes, written `writeSize` at a time,
+ * through a transcriber; resolves with its segments, rejects with the first failure.
+ */
 export async function streamPcm(pcm: Uint8Array, opts: StreamRunOptions): Promise<Segment[]> {
-  const tr = transcriber({ ...opts, objectMode: true });
+  const { writeSize, onSegment, ...options } = opts;
+  const size = Math.max(1, writeSize ?? pcm.length);
+  const pieces = function* (): Generator<Buffer> {
+    for (let i = 0; i < pcm.length; i += size) yield Buffer.from(pcm.buffer, pcm.byteOffset + i, Math.min(size, pcm.length - i));
+  };
   const segments: Segment[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    tr.on('data', (s: Segment) => {
-      segments.push(s);
-      opts.onSegment?.(s);
-    });
-    tr.on('end', resolve);
-    tr.on('error', reject);
-  });
-  const size = opts.writeSize ?? pcm.length;
-  for (let i = 0; i < pcm.length; i += size) {
-    if (!tr.write(Buffer.from(pcm.buffer, pcm.byteOffset + i, Math.min(size, pcm.length - i)))) {
-      await new Promise((r) => tr.once('drain', r));
-    }
-  }
-  tr.end();
-  await done;
+  await pipeline(
+    Readable.from(pieces(), { objectMode: false }),
+    transcriber({ ...options, objectMode: true }),
+    new Writable({
+      objectMode: true,
+      write(s: Segment, _enc, done) {
+        segments.push(s);
+        try {
+          onSegment?.(s);
+        } catch (err) {
+          return done(err as Error);
+        }
+        done();
+      },
+    }),
+  );
   return segments;
 }

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import type { AlignAttUpdate, TimedWord } from '../decode/align-att.js';
+import type { TimedWord } from '../decode/align-att.js';
+import type { EmittedUpdate } from './align-att-decoder.js';
 
 /** A line of output before character checks: times in seconds, text as UTF-8 bytes. */
 export interface RawSegment {
@@ -8,7 +9,7 @@ export interface RawSegment {
   readonly bytes: Uint8Array;
   readonly words: readonly TimedWord[];
   readonly final: boolean;
-  /** When it was emitted, in the audio's clock (seconds); see `AlignAttUpdate.emitted`. */
+  /** When it was emitted, in the audio's clock (seconds); see `EmittedUpdate.emitted`. */
   readonly emitted: number;
   /** The stream audio (seconds) the update had received. */
   readonly audioEnd: number;
@@ -29,7 +30,7 @@ export class SegmentFormatter extends Transform {
     this.utteranceEnds = opts.utteranceEnds ?? false;
   }
 
-  override _transform(u: AlignAttUpdate, _enc: BufferEncoding, done: TransformCallback): void {
+  override _transform(u: EmittedUpdate, _enc: BufferEncoding, done: TransformCallback): void {
     if (u.bytes.length === 0 || u.words.length === 0) {
       if (!(this.utteranceEnds && u.final)) return done();
       const at = Math.max(this.lastEnd, u.audioEnd);

@@ -1,9 +1,12 @@
 import type { Duplex } from 'node:stream';
 import type { Transform, TransformCallback } from 'node:stream';
 import chain from 'stream-chain';
+import { DEFAULTS } from '../defaults.js';
 import { AlignAttSession, type AlignAttOptions } from '../decode/align-att.js';
+import { ALIGN_ATT_OPTION_KEYS } from '../decode/align-att-options.js';
+import { checkOptionKeys, type MissingKeys } from '../util/option-keys.js';
 import type { LoadedModel } from '../model/load-model.js';
-import { AlignAttDecoder, type AlignAttDecoderOptions } from './align-att-decoder.js';
+import { AlignAttDecoder, type EmittedUpdate } from './align-att-decoder.js';
 import { ChunkBuffer, type Chunking } from './chunk-buffer.js';
 import { LineEncoder } from './line-encoder.js';
 import { PcmValidator } from './pcm-validator.js';
@@ -34,7 +37,14 @@ export interface TranscriberOptions extends AlignAttOptions {
   readonly finalPass?: boolean;
   /** Where chunks end: `exact` (default) or SimulStreaming's `--comp_unaware` file loop (see {@link Chunking}). */
   readonly chunking?: Chunking;
+  /** Told about every policy iteration's update (metrics, monitoring). */
+  readonly onUpdate?: (update: EmittedUpdate) => void;
 }
+
+/** Every key of {@link TranscriberOptions}, at run time. */
+export const TRANSCRIBER_OPTION_KEYS = [
+  ...ALIGN_ATT_OPTION_KEYS, 'model', 'minChunkSize', 'objectMode', 'vad', 'vadOptions', 'catchUp', 'finalPass', 'chunking', 'onUpdate',
+] as const satisfies readonly (keyof TranscriberOptions)[];
 
 /** A transcriber: raw s16le 16 kHz mono bytes in, lines (or segments) out. */
 export type Transcriber = Duplex & { readonly session: AlignAttSession };
@@ -49,13 +59,18 @@ export type Transcriber = Duplex & { readonly session: AlignAttSession };
  * ```
  */
 export function transcriber(options: TranscriberOptions): Transcriber {
+  checkOptionKeys<MissingKeys<TranscriberOptions, typeof TRANSCRIBER_OPTION_KEYS>>(options, TRANSCRIBER_OPTION_KEYS, 'transcriber');
   const session = new AlignAttSession(options.model, options);
   const stages: Transform[] = [
     new PcmValidator(),
     options.vad
-      ? new VoiceActivityGate({ ...options.vadOptions, vad: options.vad, minChunkSize: options.minChunkSize ?? 1.2 })
-      : new ChunkBuffer(options.minChunkSize ?? 1.2, options.chunking ?? 'exact'),
-    new AlignAttDecoder(session, { ...(options.catchUp ? { catchUp: options.catchUp } : {}), ...(options.finalPass === false ? { finalPass: false } : {}) }),
+      ? new VoiceActivityGate({ ...options.vadOptions, vad: options.vad, minChunkSize: options.minChunkSize ?? DEFAULTS.minChunkSize })
+      : new ChunkBuffer(options.minChunkSize ?? DEFAULTS.minChunkSize, options.chunking ?? 'exact'),
+    new AlignAttDecoder(session, {
+      ...(options.catchUp ? { catchUp: options.catchUp } : {}),
+      ...(options.finalPass === false ? { finalPass: false } : {}),
+      ...(options.onUpdate ? { onUpdate: options.onUpdate } : {}),
+    }),
     new SegmentFormatter({ utteranceEnds: !!options.vad }),
     new Utf8Carry(),
   ];

@@ -28,26 +28,45 @@ export class Utf8Carry extends Transform {
     super({ objectMode: true });
   }
 
+  /** The last segment passed on, for the held bytes at the end. */
+  private previous: RawSegment | null = null;
+
   override _transform(seg: RawSegment, _enc: BufferEncoding, done: TransformCallback): void {
     const bytes = this.held.length ? Buffer.concat([this.held, seg.bytes]) : seg.bytes;
     const cut = bytes.length - incompleteTail(bytes);
     this.held = bytes.slice(cut);
+    this.previous = seg;
     // (an empty segment is an utterance-end marker and goes through)
     if (cut === 0 && seg.bytes.length > 0) {
       done();
       return;
     }
-    const out: Segment = {
-      startMs: seg.start * 1000,
-      endMs: seg.end * 1000,
-      text: Buffer.from(bytes.buffer, bytes.byteOffset, cut).toString('utf8'),
-      words: seg.words,
-      final: seg.final,
-      emittedMs: seg.emitted * 1000,
-      audioEndMs: seg.audioEnd * 1000,
-    };
-    done(null, out);
+    done(null, segment(seg, Buffer.from(bytes.buffer, bytes.byteOffset, cut).toString('utf8')));
   }
+
+  /**
+   * A character still incomplete at the end of the stream becomes U+FFFD (as `StringDecoder.end()`
+   * does), in a last segment at the previous one's end: nothing is dropped silently.
+   */
+  override _flush(done: TransformCallback): void {
+    const held = this.held;
+    this.held = new Uint8Array(0);
+    if (held.length === 0 || !this.previous) return done();
+    const p = this.previous;
+    done(null, segment({ ...p, start: p.end, words: [] }, Buffer.from(held).toString('utf8')));
+  }
+}
+
+function segment(seg: RawSegment, text: string): Segment {
+  return {
+    startMs: seg.start * 1000,
+    endMs: seg.end * 1000,
+    text,
+    words: seg.words,
+    final: seg.final,
+    emittedMs: seg.emitted * 1000,
+    audioEndMs: seg.audioEnd * 1000,
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { SAMPLE_RATE } from '../audio/mel.js';
+import { DEFAULTS } from '../defaults.js';
 import { InvalidOptionError } from '../errors.js';
 import { VAD_WINDOW, type SileroVad, type VadStream } from '../vad/silero-vad.js';
 import { VadIterator, type VadIteratorOptions } from '../vad/vad-iterator.js';
@@ -45,12 +46,12 @@ export class VoiceActivityGate extends Transform {
 
   constructor(opts: VoiceActivityGateOptions) {
     super({ objectMode: true });
-    const size = opts.minChunkSize ?? 1.2;
+    const size = opts.minChunkSize ?? DEFAULTS.minChunkSize;
     if (!(size > 0)) throw new InvalidOptionError('--min-chunk-size', 'must be a positive number of seconds');
     this.vad = opts.vad.createStream();
     this.detector = new VadIterator(opts);
     this.chunkSamples = Math.max(1, Math.round(size * SAMPLE_RATE));
-    this.startPadding = Math.round((opts.startPadding ?? 0.5) * SAMPLE_RATE);
+    this.startPadding = Math.round((opts.startPadding ?? DEFAULTS.vadStartPadding) * SAMPLE_RATE);
     this.keep = Math.round((opts.keepSilence ?? 1) * SAMPLE_RATE);
   }
 

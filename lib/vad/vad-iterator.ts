@@ -1,3 +1,5 @@
+import { SAMPLE_RATE } from '../audio/pcm.js';
+import { DEFAULTS } from '../defaults.js';
 import { VAD_WINDOW } from './silero-vad.js';
 
 export interface VadIteratorOptions {
@@ -26,9 +28,9 @@ export class VadIterator {
   private silenceFrom = 0;
 
   constructor(opts: VadIteratorOptions = {}) {
-    this.threshold = opts.threshold ?? 0.5;
-    this.minSilence = ((opts.minSilenceMs ?? 500) * 16000) / 1000;
-    this.pad = ((opts.speechPadMs ?? 100) * 16000) / 1000;
+    this.threshold = opts.threshold ?? DEFAULTS.vadThreshold;
+    this.minSilence = ((opts.minSilenceMs ?? DEFAULTS.vadMinSilenceMs) * SAMPLE_RATE) / 1000;
+    this.pad = ((opts.speechPadMs ?? DEFAULTS.vadSpeechPadMs) * SAMPLE_RATE) / 1000;
   }
 
   /** Whether the stream is inside speech. */

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readAudioFile } from '../../lib/audio/wav.js';
-import { floatToS16le } from '../../lib/stream/run-transcriber.js';
+import { floatToS16le } from '../../lib/audio/pcm.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root (tests run from dist/test/…). */
