@@ -53,10 +53,9 @@ const program = new Command('bench')
     const samples100ms: Float32Array[] = [];
     for (let i = 0; i < minute.length; i += 1600) samples100ms.push(minute.subarray(i, i + 1600));
 
-    // the scripted policy: 24 s (the fake model's frames are buffer frames, so stay within 30 s), a word every 200 ms
-    const probe = new FakeModel([]);
-    const vocab = [' Bonjour', ' à', ' vous', ' tous', ' merci', ' oui'].map((w) => probe.tokenizer.encode(w)[0]!);
-    const script: ScriptToken[] = Array.from({ length: 120 }, (_, i) => ({ token: vocab[i % vocab.length]!, frame: 5 + i * 10 }));
+    // the scripted policy: 24 s (the fake model's frames are buffer frames, so stay within 30 s), a
+    // token every 200 ms, none repeated (the repetition guard would cut a loop)
+    const script: ScriptToken[] = Array.from({ length: 120 }, (_, i) => ({ token: 400 + 13 * i, frame: 5 + i * 10 }));
     const policySeconds = 24;
     const chunks: AudioChunk[] = [];
     for (let i = 0; i < policySeconds / 1.2; i++) chunks.push({ samples: minute.subarray(i * 19200, (i + 1) * 19200), last: false });
