@@ -30,7 +30,7 @@ interface Variant {
 
 interface Corpus {
   readonly name: string;
-  readonly load: (extra: { precision?: 'int8'; int8Groups?: readonly Int8Group[] }) => Promise<LoadedModel>;
+  readonly load: (extra: { precision?: 'int8'; int8Groups?: readonly Int8Group[]; int8WeightBits?: 7 | 8 }) => Promise<LoadedModel>;
   readonly files: readonly { audio: string; language: string }[];
 }
 
@@ -58,9 +58,11 @@ function variants(spec: string): Variant[] {
 }
 
 /** Scores every variant (its window: `auto` fitted, else 30 s) against float32 on 30 s windows. */
-async function score(corpus: Corpus, vs: readonly Variant[], window: 'full' | 'auto'): Promise<Score[]> {
+async function score(corpus: Corpus, vs: readonly Variant[], window: 'full' | 'auto', bits: 7 | 8 | undefined): Promise<Score[]> {
   const fp32 = await corpus.load({});
-  const models = await Promise.all(vs.map((v) => (v.groups ? corpus.load({ precision: 'int8', int8Groups: v.groups }) : corpus.load({}))));
+  const models = await Promise.all(
+    vs.map((v) => (v.groups ? corpus.load({ precision: 'int8', int8Groups: v.groups, ...(bits ? { int8WeightBits: bits } : {}) }) : corpus.load({}))),
+  );
   const scores: Score[] = vs.map(() => ({ positions: 0, agreements: 0, klSum: 0, files: 0, identicalFiles: 0 }));
   const tok = fp32.tokenizer;
   const suppressTokens = openaiSuppressTokens(tok);
@@ -92,6 +94,7 @@ const program = new Command('bench:agreement')
   .option('--limit <n>', 'only the first N toy files', intArg(1))
   .option('--toy <dir>', 'the toy model directory (ggml-toy.bin, test/manifest.jsonl)')
   .option('--encoder-window <s>', "the variants' encoder window: 30 or auto (fitted to each file's audio)", '30')
+  .option('--weight-bits <n>', "int8 weights' bits of magnitude: 8 or 7 (default: this CPU's, see int8WeightBitsForThisCpu)")
   .action(async (o: Record<string, unknown>) => {
     const cacheDir = tempDir('simulstream-agreement-');
     const toyDir = (o.toy as string | undefined) ?? (SHARED && fs.existsSync(path.join(SHARED, 'toy-whisper-v3')) ? path.join(SHARED, 'toy-whisper-v3') : TOY);
@@ -123,7 +126,8 @@ const program = new Command('bench:agreement')
     console.log(`teacher-forced next-token agreement with float32 on 30 s windows; variants on ${o.encoderWindow === 'auto' ? 'fitted' : '30 s'} windows; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
     for (const c of corpora) {
       const t0 = performance.now();
-      const scores = await score(c, vs, o.encoderWindow === 'auto' ? 'auto' : 'full');
+      const bits = o.weightBits === undefined ? undefined : o.weightBits === '7' ? 7 : 8;
+      const scores = await score(c, vs, o.encoderWindow === 'auto' ? 'auto' : 'full', bits);
       console.log(`\n${c.name} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       console.log('| variant (int8 groups) | agreement | mean KL (nats) | positions | files with every position agreeing |');
       console.log('|---|---:|---:|---:|---:|');

@@ -17,6 +17,7 @@ import { blankTokens, openaiSuppressTokens } from '../lib/decode/logit-filters.j
 import { decodeWindow } from '../lib/decode/search.js';
 import { nextTokenAgreement } from '../lib/eval/agreement.js';
 import { compileCheckpoint, quantizeColumns } from '../lib/model/compile.js';
+import { int8WeightBitsForThisCpu } from '../lib/model/cpu-features.js';
 import { DEFAULT_INT8_GROUPS } from '../lib/model/int8-layers.js';
 import { openCheckpoint } from '../lib/model/load-checkpoint.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
@@ -157,12 +158,26 @@ describe('download and models pull (local HTTP server)', () => {
 });
 
 describe('int8 quantization', () => {
-  it('quantizes per output column, symmetric, to 7 bits of magnitude, within half a step', () => {
+  it('quantizes per output column, symmetric, within half a step, to 8 or 7 bits of magnitude', () => {
     const w = Float32Array.from([0.5, -2, 0.3, 1.2, 0, -0.5]); // [K=3, N=2]
-    const { q, scale } = quantizeColumns(w, 3, 2);
-    assert.deepEqual([...scale].map((s) => +(s * 63).toFixed(6)), [0.5, 2]);
-    assert.deepEqual([...q], [63, -63, 38, 38, 0, -16]);
-    for (let i = 0; i < w.length; i++) assert.ok(Math.abs(q[i]! * scale[i % 2]! - w[i]!) <= scale[i % 2]! / 2 + 1e-7);
+    for (const [max, expected] of [
+      [127, [127, -127, 76, 76, 0, -32]],
+      [63, [63, -63, 38, 38, 0, -16]],
+    ] as const) {
+      const { q, scale } = quantizeColumns(w, 3, 2, max);
+      assert.deepEqual([...scale].map((s) => +(s * max).toFixed(6)), [0.5, 2]);
+      assert.deepEqual([...q], expected);
+      for (let i = 0; i < w.length; i++) assert.ok(Math.abs(q[i]! * scale[i % 2]! - w[i]!) <= scale[i % 2]! / 2 + 1e-7);
+    }
+  });
+
+  it('keeps 8 bits where the CPU has VNNI (or is not x86), 7 where MLAS would saturate or the flags are unknown', () => {
+    const flags = (f: string) => () => `processor\t: 0\nflags\t\t: fpu avx2 ${f} sse4_2\n`;
+    assert.equal(int8WeightBitsForThisCpu('x64', flags('avx512f avx512_vnni')), 8);
+    assert.equal(int8WeightBitsForThisCpu('x64', flags('avx_vnni')), 8);
+    assert.equal(int8WeightBitsForThisCpu('x64', flags('avx512f avx512bw')), 7);
+    assert.equal(int8WeightBitsForThisCpu('x64', () => { throw new Error('ENOENT'); }), 7);
+    assert.equal(int8WeightBitsForThisCpu('arm64', flags('')), 8);
   });
 });
 

@@ -47,7 +47,7 @@ export function transcribeCommand(io: CliIo): Command {
     });
     try {
       if (o.offline) {
-        const r = await transcribeOffline(lm, audio.samples, { language: policy.language!, task: policy.task!, beams: policy.beams! });
+        const r = await transcribeOffline(lm, audio.samples, { language: policy.language!, task: policy.task!, beams: policy.beams!, encoderWindow: policy.encoderWindow! });
         io.stdout.write(`${r.text.trim()}\n`);
         return;
       }

@@ -29,12 +29,15 @@ export interface CompiledModel {
   readonly precision: Precision;
   /** In int8, the groups of matmuls in 8 bits. */
   readonly int8Groups: readonly Int8Group[];
+  /** In int8, bits of magnitude of the weights (8, or 7 for CPUs without VNNI). */
+  readonly int8WeightBits: 7 | 8;
 }
 
 interface Meta {
   compiler: number;
   precision?: Precision;
   int8Groups?: Int8Group[];
+  int8WeightBits?: 7 | 8;
   dims: WhisperDims;
   source: string;
   sha256: string;
@@ -44,23 +47,15 @@ interface Meta {
 const LINEAR = /\.(query|key|value|out|mlp\.0|mlp\.2)\.weight$/;
 
 /**
- * The largest int8 weight: 7 bits of magnitude (ONNX Runtime's `reduce_range`). On x86 CPUs
- * without VNNI, MLAS multiplies uint8 activations by int8 weights with `vpmaddubsw`, which
- * saturates the sum of two products at 32767: with |w| ≤ 63 it never can (255 × 63 × 2 < 32767),
- * so the results are the same with and without VNNI. Full-range weights (127) lost next-token
- * agreement on the toy model without VNNI (94 % on the bundled clips against 99 % with it).
- */
-export const INT8_WEIGHT_MAX = 63;
-
-/**
  * Symmetric per-column quantization of a `[K, N]` matrix to int8 (what ONNX Runtime's
- * `DynamicQuantizeMatMul` takes): for each output column, `scale = max |w| / INT8_WEIGHT_MAX` and
- * `q = round(w / scale)`.
+ * `DynamicQuantizeMatMul` takes): for each output column, `scale = max |w| / max` and
+ * `q = round(w / scale)`, with `max` 127 (8 bits of magnitude) or 63 (7 bits, for CPUs whose
+ * kernels would saturate: see `int8WeightBitsForThisCpu`).
  */
-export function quantizeColumns(w: Float32Array, K: number, N: number): { q: Int8Array; scale: Float32Array } {
+export function quantizeColumns(w: Float32Array, K: number, N: number, max: 127 | 63 = 127): { q: Int8Array; scale: Float32Array } {
   const scale = new Float32Array(N);
   for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) scale[n] = Math.max(scale[n]!, Math.abs(w[k * N + n]!));
-  for (let n = 0; n < N; n++) scale[n] = scale[n]! > 0 ? scale[n]! / INT8_WEIGHT_MAX : 1;
+  for (let n = 0; n < N; n++) scale[n] = scale[n]! > 0 ? scale[n]! / max : 1;
   const q = new Int8Array(K * N);
   for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) q[k * N + n] = Math.round(w[k * N + n]! / scale[n]!);
   return { q, scale };
@@ -79,7 +74,7 @@ function queryScale(dims: WhisperDims, name: string): number {
  * scales and a fused bias ({@link quantizedMatrices}, {@link quantizeColumns}); the token
  * embedding stays float32 for the lookup, its int8 transpose is added for the logits.
  */
-function writeWeights(ckpt: Checkpoint, file: string, matrices: readonly QuantizedMatrix[]): Record<string, ExternalRef> {
+function writeWeights(ckpt: Checkpoint, file: string, matrices: readonly QuantizedMatrix[], weightMax: 127 | 63): Record<string, ExternalRef> {
   const index: Record<string, ExternalRef> = {};
   const fd = fs.openSync(file, 'w');
   let offset = 0;
@@ -112,7 +107,7 @@ function writeWeights(ckpt: Checkpoint, file: string, matrices: readonly Quantiz
         write(name, data, info.shape);
       }
     }
-    for (const m of matrices) writeQuantized(ckpt, m, write);
+    for (const m of matrices) writeQuantized(ckpt, m, weightMax, write);
   } finally {
     fs.closeSync(fd);
   }
@@ -120,7 +115,12 @@ function writeWeights(ckpt: Checkpoint, file: string, matrices: readonly Quantiz
 }
 
 /** One int8 matrix: its parts transposed to `[in, out]`, quantized per column, side by side. */
-function writeQuantized(ckpt: Checkpoint, m: QuantizedMatrix, write: (name: string, data: Float32Array | Int8Array, dims: readonly number[]) => void): void {
+function writeQuantized(
+  ckpt: Checkpoint,
+  m: QuantizedMatrix,
+  weightMax: 127 | 63,
+  write: (name: string, data: Float32Array | Int8Array, dims: readonly number[]) => void,
+): void {
   const pieces = m.parts.map((p) => {
     const shape = ckpt.tensors.get(p.weight)?.shape;
     if (!shape || shape.length !== 2) throw new Error(`compiler bug: no 2-D weight ${p.weight}`);
@@ -129,7 +129,7 @@ function writeQuantized(ckpt: Checkpoint, m: QuantizedMatrix, write: (name: stri
     let t = transpose(ckpt.read(p.weight), out, inp);
     if (scale !== 1) t = t.map((v) => v * scale);
     const bias = p.bias ? ckpt.read(p.bias).map((v) => v * scale) : new Float32Array(out);
-    return { inp, out, bias, ...quantizeColumns(t, inp, out) };
+    return { inp, out, bias, ...quantizeColumns(t, inp, out, weightMax) };
   });
   const K = pieces[0]!.inp;
   const N = pieces.reduce((n, p) => n + p.out, 0);
@@ -174,6 +174,8 @@ export interface CompileOptions {
   readonly precision?: Precision;
   /** In int8, which groups of matmuls (default {@link DEFAULT_INT8_GROUPS}); each set is its own variant. */
   readonly int8Groups?: readonly Int8Group[];
+  /** In int8, bits of magnitude of the weights: 8 (default) or 7 (CPUs without VNNI; its own variant). */
+  readonly int8WeightBits?: 7 | 8;
 }
 
 /** A short name for a set of int8 groups: the bit mask of their places in {@link INT8_GROUPS}. */
@@ -191,7 +193,8 @@ export async function compileCheckpoint(ckpt: Checkpoint, opts: CompileOptions):
   const sha = ckpt.contentKey !== undefined ? crypto.createHash('sha256').update(ckpt.contentKey).digest('hex') : await cachedFileHash(ckpt.file, opts.cacheDir);
   const precision = opts.precision ?? 'fp32';
   const groups = precision === 'int8' ? INT8_GROUPS.filter((g) => (opts.int8Groups ?? DEFAULT_INT8_GROUPS).includes(g)) : [];
-  const variant = precision === 'fp32' ? '' : `-${precision}-${groupsKey(groups)}`;
+  const bits = opts.int8WeightBits ?? 8;
+  const variant = precision === 'fp32' ? '' : `-${precision}-${groupsKey(groups)}${bits === 7 ? '-w7' : ''}`;
   const dir = path.join(opts.cacheDir, 'compiled', `${sha.slice(0, 20)}-v${COMPILER_VERSION}${variant}`);
   const metaPath = path.join(dir, 'meta.json');
   let meta: Meta | undefined;
@@ -203,14 +206,14 @@ export async function compileCheckpoint(ckpt: Checkpoint, opts: CompileOptions):
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     fs.mkdirSync(tmp, { recursive: true });
     try {
-      const index = writeWeights(ckpt, path.join(tmp, WEIGHTS_FILE), quantizedMatrices(ckpt.dims, groups));
+      const index = writeWeights(ckpt, path.join(tmp, WEIGHTS_FILE), quantizedMatrices(ckpt.dims, groups), bits === 7 ? 63 : 127);
       const lookup = (name: string): ExternalRef => {
         const r = index[name];
         if (!r) throw new Error(`compiler bug: no weight ${name}`);
         return r;
       };
       fs.writeFileSync(path.join(tmp, 'encoder.onnx'), buildEncoderGraph(ckpt.dims, lookup, WEIGHTS_FILE, precision));
-      meta = { compiler: COMPILER_VERSION, precision, int8Groups: groups, dims: ckpt.dims, source: ckpt.file, sha256: sha, index };
+      meta = { compiler: COMPILER_VERSION, precision, int8Groups: groups, int8WeightBits: bits, dims: ckpt.dims, source: ckpt.file, sha256: sha, index };
       fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(meta));
       try {
         fs.renameSync(tmp, dir);
@@ -232,7 +235,7 @@ export async function compileCheckpoint(ckpt: Checkpoint, opts: CompileOptions):
     fs.writeFileSync(tmp, graph);
     fs.renameSync(tmp, decoderPath);
   }
-  return { dir, dims: meta.dims, encoderPath: path.join(dir, 'encoder.onnx'), decoderPath, alignmentHeads: opts.alignmentHeads, precision, int8Groups: meta.int8Groups ?? [] };
+  return { dir, dims: meta.dims, encoderPath: path.join(dir, 'encoder.onnx'), decoderPath, alignmentHeads: opts.alignmentHeads, precision, int8Groups: meta.int8Groups ?? [], int8WeightBits: meta.int8WeightBits ?? bits };
 }
 
 /** SHA-256 of a checkpoint, remembered by path, size and mtime so a restart does not re-hash 3 GB. */
