@@ -18,7 +18,7 @@ import {
 export const WEIGHTS_FILE = 'weights.bin';
 const ALIGN = 64;
 /** Bump when the graphs or the weight layout change: old caches are then rebuilt. */
-export const COMPILER_VERSION = 3;
+export const COMPILER_VERSION = 4;
 
 export interface CompiledModel {
   readonly dir: string;
