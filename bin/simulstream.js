@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { main } from '../dist/lib/cli/main.js';
+import { runProcess } from '../dist/lib/cli/main.js';
 
-process.exitCode = await main(process.argv);
+await runProcess(process.argv);

@@ -7,6 +7,7 @@ export const DEFAULTS = Object.freeze({
   // --- the AlignAtt policy (SimulStreaming's names and values) ---
   /** Language code, or `auto` (SimulStreaming's `--lan en`). */
   language: 'en',
+  /** Transcribe (or translate into English). */
   task: 'transcribe' as 'transcribe' | 'translate',
   /** Beam size; 1 is greedy. */
   beams: 1,
@@ -22,6 +23,7 @@ export const DEFAULTS = Object.freeze({
   audioMaxLen: 30,
   /** Nothing is decoded while the buffer is shorter (`--audio_min_len`). */
   audioMinLen: 0,
+  /** Hold back the last word of each iteration (`--never_fire`). */
   neverFire: false,
   /** The encoder's window: `full`, Whisper's 30 s (SimulStreaming's), or `auto`, fitted to the buffer (opt-in). */
   encoderWindow: 'full' as 'full' | 'auto',
@@ -37,14 +39,20 @@ export const DEFAULTS = Object.freeze({
   /** A real-time client that fell behind has its waiting chunks decoded as one iteration. */
   catchUp: true,
   // --- voice activity control (Silero's iterator and SimulStreaming's `--vac`) ---
+  /** A 32 ms window is speech from this probability on. */
   vadThreshold: 0.5,
+  /** Milliseconds below the end threshold (0.35) that end an utterance. */
   vadMinSilenceMs: 500,
+  /** Milliseconds of padding around detected speech. */
   vadSpeechPadMs: 100,
   /** Seconds of audio kept before detected speech (SimulStreaming's VAC padding). */
   vadStartPadding: 0.5,
+  /** SimulStreaming's `--vac-chunk-size` (accepted; the VAD looks at every 32 ms window). */
   vacChunkSize: 0.04,
   // --- the TCP server (SimulStreaming's `--host`/`--port`) ---
+  /** The address the server listens on. */
   host: 'localhost',
+  /** SimulStreaming's port. */
   port: 43007,
   /** Most simultaneous clients; more are refused. */
   maxConnections: 64,

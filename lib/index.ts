@@ -36,6 +36,8 @@ export type { Device } from './model/whisper-model.js';
 export type { Precision } from './model/whisper-graphs.js';
 export type { WhisperDims } from './model/dims.js';
 export { readAudioFile } from './audio/wav.js';
+export { openAudio } from './audio/audio-source.js';
+export type { AudioInput, OpenAudioOptions, InputFormat } from './audio/audio-source.js';
 export type { DecodedAudio } from './audio/wav.js';
 export { transcriber } from './stream/transcriber.js';
 export type { Transcriber, TranscriberOptions } from './stream/transcriber.js';

@@ -98,7 +98,8 @@ describe('AlignAtt policy (scripted decoder, hand-made attention)', () => {
     // the first token follows <|notimestamps|>: a jump back there is not a rewind
     const fake2 = new FakeModel(script([a!, b!], [20, 100]));
     const s2 = new AlignAttSession(fake2.asLoadedModel(), { language: 'fr' });
-    await s2.process(audio(6)); // last attended frame 100
+    const u2 = await s2.process(audio(6));
+    assert.deepEqual([u2.stop, u2.tokens], ['eot', [a, b]], 'forward attention: both tokens kept');
     const fake3 = new FakeModel(script([a!], [20]));
     const s3 = new AlignAttSession(fake3.asLoadedModel(), { language: 'fr', rewindThreshold: 10 });
     const u3 = await s3.process(audio(6));
@@ -247,5 +248,28 @@ describe('AlignAttDecoder catch-up', () => {
     const r = await run(true, chunks);
     assert.equal(r.updates, 2); // [0,1] ends the utterance, [2,3,4] after the gap
     assert.equal(r.received, 3);
+  });
+});
+
+describe('AlignAttDecoder backpressure', () => {
+  it('a reader that does not read holds the decoding back, whether chunks come one by one or several at once', async () => {
+    for (const catchUp of [undefined, () => false, () => true]) {
+      const lm = new FakeModel([]).asLoadedModel();
+      let encodes = 0;
+      const model = new Proxy(lm.model, { get: (t, p) => (p === 'encode' ? (...a: unknown[]) => (encodes++, (t.encode as (...x: unknown[]) => unknown)(...a)) : Reflect.get(t, p)) });
+      const dec = new AlignAttDecoder(new AlignAttSession({ ...lm, model }, { language: 'fr' }), catchUp ? { catchUp } : {});
+      const chunks = Array.from({ length: 24 }, (): AudioChunk => ({ samples: audio(0.2), last: false }));
+      for (const c of chunks) dec.write(c);
+      // nobody reads: once its readable side is full, no further iteration runs
+      for (let i = 0; i < 50; i++) await new Promise<void>((r) => setImmediate(r));
+      const held = encodes;
+      assert.ok(held > 0 && held <= dec.readableHighWaterMark + 1, `${held} iterations ran unread (catch-up ${String(catchUp?.())})`);
+      const updates: unknown[] = [];
+      dec.on('data', (u) => updates.push(u));
+      dec.end();
+      await new Promise<void>((r) => dec.on('end', () => r()));
+      assert.ok(encodes > held, 'reading lets it go on');
+      assert.equal(updates.length, catchUp?.() ? updates.length : 24 + 1, 'every chunk, then the final pass');
+    }
   });
 });

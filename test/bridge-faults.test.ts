@@ -2,6 +2,7 @@
 // refused login, and a recognizer that dies mid-call (restarted, or one server of a list gone).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -17,10 +18,11 @@ import { SimulstreamError } from '../lib/errors.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { createLogger } from '../lib/server/logger.js';
 import { createServer, type SimulstreamServer } from '../lib/server/server.js';
-import { waitFor } from './helpers/clients.js';
+import { watchOutput } from './helpers/cli.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
-import { lineText, linesFrom } from './helpers/resumed-call.js';
+import { clipsWer } from './helpers/peer.js';
+import { until } from './helpers/wait.js';
 
 const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
 
@@ -63,25 +65,23 @@ function counting(inner: Recognizer): Recognizer & { readonly sockets: net.Socke
 
 /**
  * Nothing lost across the reconnection, and the whole call transcribed: the last connection was
- * sent the call's audio from the logged resume point (the end of a stored line) to its last byte;
- * the lines stored before it are (but the last) the start of what the model says of the whole call, and the
- * lines after it are what the model says of the rest of the call, in the call's clock.
+ * sent the call's audio from the logged resume point (the end of a stored line) to its last byte,
+ * and the stored transcript of the whole call is as accurate as SimulStreaming's on its clips
+ * (within 25 points: the cut may fall inside a word; the model's words of a cut call have no
+ * reference of their own). The exact shift of the resumed lines is checked with a scripted
+ * recognizer below.
  */
-async function assertResumedToTheEnd(
-  model: LoadedModel, log: string, uuid: string, rec: { readonly sockets: readonly net.Socket[] }, audio: Int16Array, stored: readonly StoredLine[],
-): Promise<void> {
+function assertResumedToTheEnd(log: string, uuid: string, rec: { readonly sockets: readonly net.Socket[] }, audio: Int16Array, clips: readonly string[], stored: readonly StoredLine[]): void {
   const resumed = new RegExp(`call ${uuid} mixed: reconnected to 127\\.0\\.0\\.1:\\d+, resuming from (\\d+) ms`, 'u').exec(log);
   assert.ok(resumed, log);
   const offsetMs = Number(resumed[1]);
   assert.ok(offsetMs > 0 && stored.some((l) => l.end_ms === offsetMs), 'resumed from the end of a stored line');
   assert.ok(rec.sockets.length >= 2, `${rec.sockets.length} connection(s)`);
   assert.equal(rec.sockets.at(-1)!.bytesWritten, audio.length * 2 - (offsetMs * 16000 * 2) / 1000, 'bytes sent after the resume');
-  const got = stored.map(lineText);
-  const before = stored.filter((l) => l.end_ms <= offsetMs).length;
-  // (but the last, which a server that closes gracefully ends at the audio it had)
-  assert.deepEqual(got.slice(0, before - 1), (await linesFrom(audio, 0, { model, ...OPTS })).slice(0, before - 1), 'before the resume: the start of the whole call\'s transcript');
-  assert.deepEqual(got.slice(before), await linesFrom(audio, offsetMs, { model, ...OPTS }), 'after the resume: the transcript of the rest of the call');
-  assert.ok(got.length > before, 'lines after the resume');
+  assert.ok(stored.some((l) => l.start_ms > offsetMs), 'lines after the resume');
+  const text = stored.map((l) => l.text).join('');
+  const w = clipsWer(text, clips);
+  assert.ok(w.ours <= w.simulstreaming + 25, `the whole call: WER ${w.ours.toFixed(1)} % (SimulStreaming on its clips ${w.simulstreaming.toFixed(1)} %): ${text}`);
 }
 
 describe('bridge parsers skip what they cannot parse, within bounded memory', () => {
@@ -158,8 +158,9 @@ describe('the bridge against failing peers', () => {
    * failure, its stored transcript covering the whole call (assertResumedToTheEnd).
    */
   async function callThroughFailure(
-    b: Bridge, out: string, log: () => string, rec: ReturnType<typeof counting>, uuid: string, caller: string, audio: Int16Array,
+    b: Bridge, out: string, log: () => string, rec: ReturnType<typeof counting>, uuid: string, caller: string, clips: readonly string[],
   ): Promise<void> {
+    const audio = pcm(...clips);
     await b.connect();
     fs1.addCall({ uuid, caller, callee: '3000', audio, rate: 16000 });
     fs1.answer(uuid);
@@ -169,7 +170,7 @@ describe('the bridge against failing peers', () => {
     assert.equal(call.failure, null, log());
     const stored = readTranscript(path.join(out, `${uuid}.jsonl`));
     assertMonotonic(stored);
-    await assertResumedToTheEnd(lm, log(), uuid, rec, audio, stored);
+    assertResumedToTheEnd(log(), uuid, rec, audio, clips, stored);
   }
 
   async function asr(): Promise<{ server: SimulstreamServer; port: number }> {
@@ -212,6 +213,23 @@ describe('the bridge against failing peers', () => {
     assert.match(log.text(), /WARNING \| FreeSWITCH event socket: dropped \d+ bytes: no end of message headers/u);
   });
 
+  it('a "show channels" reply that is not JSON is an ERR_ESL_COMMAND for the caller, not calls silently missed', async () => {
+    const fs2 = new FakeFreeswitch();
+    await fs2.start();
+    const { port } = await asr();
+    const b = createBridge({ port: fs2.port, recognizer: tcpRecognizer(`127.0.0.1:${port}`), outDir: tempDir(), reconnect: false });
+    try {
+      await b.connect();
+      fs2.apiReplies.set('show channels as json', '-ERR Cannot execute the query\n');
+      await assert.rejects(b.auto(), (e: SimulstreamError) => e.code === 'ERR_ESL_COMMAND' && /show channels as json did not answer JSON: -ERR Cannot execute the query/u.test(e.message));
+      fs2.apiReplies.clear();
+      await b.auto(); // no channel: {"row_count":0} is an empty list
+    } finally {
+      await b.close();
+      await fs2.stop();
+    }
+  });
+
   it('a refused login is logged as such and retried with backoff until FreeSWITCH takes it', async () => {
     const log = capture();
     const fs2 = new FakeFreeswitch();
@@ -222,9 +240,9 @@ describe('the bridge against failing peers', () => {
       await b.connect();
       fs2.password = 'changed';
       await fs2.restart(50);
-      await waitFor(() => (log.text().match(/FreeSWITCH refused the login/gu) ?? []).length >= 2, 10_000, 'two refused logins');
+      await until(() => (log.text().match(/FreeSWITCH refused the login/gu) ?? []).length >= 2, 'two refused logins');
       fs2.password = 'ClueCon';
-      await waitFor(() => log.text().includes('reconnected to FreeSWITCH'), 10_000, 'the login to succeed');
+      await until(() => log.text().includes('reconnected to FreeSWITCH'), 'the login to succeed');
       assert.match(log.text(), /ERROR \| FreeSWITCH refused the login: FreeSWITCH at 127\.0\.0\.1:\d+ rejected the password \(-ERR invalid\); retrying in 0\.\d+ s/u);
     } finally {
       await b.close();
@@ -262,8 +280,9 @@ describe('the bridge against failing peers', () => {
 
   it('the recognizer is killed mid-call and started again: the stored transcript covers the whole call, in order, no line twice', async () => {
     const log = capture();
-    let srv = await serveChild();
-    const port = srv.port;
+    const first = await serveChild();
+    const port = first.port;
+    let second: Promise<{ child: ChildProcess; port: number }> | undefined;
     const rec = counting(tcpRecognizer(`127.0.0.1:${port}`));
     const out = tempDir();
     let killed = false;
@@ -273,14 +292,16 @@ describe('the bridge against failing peers', () => {
       onLine: () => {
         if (killed) return;
         killed = true;
-        srv.child.kill('SIGKILL');
-        setTimeout(() => void serveChild(port).then((s) => (srv = s)), 300);
+        // killed, then started again on the same port once it is gone (the bridge retries meanwhile)
+        first.child.once('exit', () => (second = serveChild(port)));
+        first.child.kill('SIGKILL');
       },
     });
     try {
-      await callThroughFailure(b, out, log.text, rec, 'kill-1', '601', pcm('en-001.wav', 'fr-000.wav'));
+      await callThroughFailure(b, out, log.text, rec, 'kill-1', '601', ['fr-001.wav', 'fr-000.wav']);
     } finally {
-      srv.child.kill('SIGKILL');
+      first.child.kill('SIGKILL');
+      (await second)?.child.kill('SIGKILL');
     }
   });
 
@@ -300,7 +321,110 @@ describe('the bridge against failing peers', () => {
         void a.server.close(); // stops listening, finishes its streams: this call must go on elsewhere
       },
     });
-    await callThroughFailure(b, out, log.text, rec, 'move-1', '701', pcm('fr-001.wav', 'en-000.wav'));
+    await callThroughFailure(b, out, log.text, rec, 'move-1', '701', ['fr-000.wav', 'fr-001.wav']);
     assert.match(log.text(), new RegExp(`call move-1 mixed: reconnected to 127\\.0\\.0\\.1:${bsrv.port}, resuming from \\d+`, 'u'));
+  });
+
+  it('a resumed stream\'s lines are shifted into the call\'s clock: exact, with a scripted recognizer', async () => {
+    // each connection gives a line per 0.5 s of audio it was sent, in its own clock ("k*500 k*500+400
+    // c<n>-<k>"), and one for the rest at its end; the first connection closes after three lines
+    let conns = 0;
+    const scripted = net.createServer({ allowHalfOpen: true }, (s) => {
+      const n = conns++;
+      let bytes = 0;
+      let k = 0;
+      s.on('data', (b: Buffer) => {
+        bytes += b.length;
+        while (bytes >= (k + 1) * 16000 && !s.writableEnded) {
+          s.write(`${k * 500} ${k * 500 + 400}  c${n}-${k}\n`);
+          if (++k === 3 && n === 0) s.end();
+        }
+      });
+      s.on('end', () => {
+        if (!s.writableEnded) s.end(`${k * 500} ${Math.round(bytes / 32)}  c${n}-end\n`);
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => scripted.listen(0, '127.0.0.1', () => r()));
+    const port = (scripted.address() as net.AddressInfo).port;
+    const rec = counting(tcpRecognizer(`127.0.0.1:${port}`));
+    const out = tempDir();
+    const audio = pcm('fr-000.wav');
+    assert.equal(audio.length, 81249, '5078.06 ms of audio');
+    const b = createBridge({ port: fs1.port, recognizer: rec, outDir: out, recordDir: tempDir(), recognizerBackoffMs: [20, 50] });
+    try {
+      await b.connect();
+      fs1.addCall({ uuid: 'shift-1', caller: '801', callee: '3000', audio, rate: 16000 });
+      fs1.answer('shift-1');
+      await (await b.transcribeCall('shift-1')).done;
+      await b.close();
+    } finally {
+      scripted.close();
+    }
+    // resumed from 1400 ms (the end of the third line): the second stream's times + 1400, each line
+    // starting after the one before; 5078 − 1400 = 3678 ms of audio sent again, 7 whole half-seconds
+    assert.deepEqual(
+      readTranscript(path.join(out, 'shift-1.jsonl')).map((l) => `${l.start_ms} ${l.end_ms}${l.text}`),
+      [
+        '0 400 c0-0', '500 900 c0-1', '1000 1400 c0-2',
+        '1401 1800 c1-0', '1900 2300 c1-1', '2400 2800 c1-2', '2900 3300 c1-3', '3400 3800 c1-4', '3900 4300 c1-5', '4400 4800 c1-6',
+        '4900 5078 c1-end',
+      ],
+    );
+    assert.equal(rec.sockets[1]!.bytesWritten, (81249 - 1400 * 16) * 2, 'the audio from 1400 ms on, once');
+  });
+});
+
+describe('bridge --auto start-up', () => {
+  const bridgeArgs = (port: number, dir: string): string[] => [
+    path.join(ROOT, 'bin', 'simulstream.js'), 'bridge', '--auto', '--esl-port', String(port), '--server', '127.0.0.1:9', '--out-dir', dir, '--record-dir', dir,
+  ];
+
+  it('waits for a FreeSWITCH that is not up yet and logs in with SIMULSTREAM_ESL_PASSWORD (not on its command line); SIGTERM exits 0', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const dir = tempDir();
+    const child = spawn(process.execPath, bridgeArgs(port, dir), { env: { ...process.env, SIMULSTREAM_ESL_PASSWORD: 'not-ClueCon' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const fs2 = new FakeFreeswitch('not-ClueCon');
+    const log = watchOutput(child.stderr!);
+    try {
+      await log.until(/WARNING \| FreeSWITCH is not up yet \(cannot reach FreeSWITCH's event socket at 127\.0\.0\.1:\d+: connect ECONNREFUSED[^)]*\); retrying in [\d.]+ s/u, 'a retry');
+      await fs2.start(port);
+      await log.until(/INFO \| connected to FreeSWITCH at 127\.0\.0\.1:\d+; recognizer/u, 'the login');
+      await log.until(/INFO \| transcribing every answered inbound call until SIGTERM or SIGINT/u, 'auto mode');
+      assert.ok(fs2.commands.some((c) => c.startsWith('event plain')), 'subscribed to events');
+      assert.doesNotMatch(fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8'), /not-ClueCon/u);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, log.text());
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await fs2.stop();
+    }
+  });
+
+  it('SIGTERM while it waits for FreeSWITCH: exit 0; a refused login at start is not retried (exit 1, one line)', async () => {
+    const dir = tempDir();
+    const child = spawn(process.execPath, bridgeArgs(9, dir), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const out = watchOutput(child.stderr!);
+    await out.until(/FreeSWITCH is not up yet/u, 'a retry');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, out.text());
+    const fs2 = new FakeFreeswitch('other');
+    await fs2.start();
+    try {
+      const denied = spawn(process.execPath, bridgeArgs(fs2.port, dir), { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      denied.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      assert.equal(await new Promise((r) => denied.once('exit', r)), 1);
+      assert.match(err, /^simulstream: FreeSWITCH at 127\.0\.0\.1:\d+ rejected the password \(-ERR invalid\)\n$/mu);
+    } finally {
+      await fs2.stop();
+    }
   });
 });

@@ -6,6 +6,8 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createBridge } from '../lib/bridge/bridge.js';
 import { buildCli } from '../lib/cli/main.js';
+import type { SimulstreamError } from '../lib/errors.js';
+import { isLoopback, requireTokenBeyondLoopback } from '../lib/http/http-server.js';
 import { tcpRecognizer } from '../lib/bridge/recognizer.js';
 import { readTranscript } from '../lib/bridge/transcript-store.js';
 import { createHttpServer, type HttpServer } from '../lib/http/http-server.js';
@@ -21,7 +23,9 @@ import { createServer, type SimulstreamServer } from '../lib/server/server.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { metric, scrape } from './helpers/prometheus.js';
-import { freePort, sendAll, waitFor } from './helpers/tcp-client.js';
+import { freePort, ncClient } from './helpers/clients.js';
+import { peerText, sameLines, simulStreamingOptions } from './helpers/peer.js';
+import { until } from './helpers/wait.js';
 
 const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
 
@@ -62,9 +66,9 @@ describe('server metrics (/metrics, /healthz, /readyz)', () => {
     assert.ok(metric(before, 'process_cpu_seconds_total') >= 0, 'the process metrics are there');
 
     const pcm = toyPcm('fr-000.wav');
-    const out = await sendAll(port, pcm);
+    const out = await ncClient(port, pcm);
     const lines = out.trim().split('\n');
-    await waitFor(() => server.connections === 0, 5000, 'the stream to close');
+    await until(() => server.connections === 0, 'the stream to close');
     const after = await scrape(httpPort);
     assert.equal(metric(after, 'simulstream_connections_accepted_total'), 1);
     assert.equal(metric(after, 'simulstream_streams_open'), 0);
@@ -86,20 +90,20 @@ describe('server metrics (/metrics, /healthz, /readyz)', () => {
 
   it('errors are counted by code; /readyz is 503 at capacity, /healthz 200', async () => {
     const wav = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WAVEfmt '), toyPcm('en-000.wav')]);
-    assert.equal(await sendAll(port, wav), '');
-    await waitFor(() => server.connections === 0, 5000, 'the stream to close');
+    assert.equal(await ncClient(port, wav), '');
+    await until(() => server.connections === 0, 'the stream to close');
     assert.equal(metric(await scrape(httpPort), 'simulstream_stream_errors_total', { code: 'ERR_WAV_HEADER' }), 1);
 
     assert.equal((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status, 200);
     const held = net.connect({ port, host: '127.0.0.1' });
-    await waitFor(() => server.connections === 1, 5000, 'the connection');
+    await until(() => server.connections === 1, 'the connection');
     const r = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
     assert.equal(r.status, 503);
     assert.match(await r.text(), /^not ready: 1 streams open\n$/);
     assert.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200);
     assert.equal(metric(await scrape(httpPort), 'simulstream_streams_open'), 1);
     held.end();
-    await waitFor(() => server.connections === 0, 5000, 'the stream to close');
+    await until(() => server.connections === 0, 'the stream to close');
     assert.equal((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status, 200);
     assert.equal((await fetch(`http://127.0.0.1:${httpPort}/nothing`)).status, 404);
   });
@@ -112,15 +116,13 @@ describe('server metrics (/metrics, /healthz, /readyz)', () => {
       throw new Error('observer bug');
     };
     const s2 = createServer({
-      model: lm, host: '127.0.0.1', port: 0, ...OPTS, logger: createLogger(logs, 'INFO'),
+      model: lm, host: '127.0.0.1', port: 0, ...simulStreamingOptions('defaults', 'fr'), catchUp: false, logger: createLogger(logs, 'INFO'),
       observers: [{ connectionAccepted: boom, audioReceived: boom, iteration: boom, segment: boom, streamClosed: boom }],
     });
     const p2 = (await s2.listen()).port;
-    const plain = await sendAll(port, toyPcm('en-000.wav'));
-    const observed = await sendAll(p2, toyPcm('en-000.wav'));
+    const observed = await ncClient(p2, toyPcm('fr-000.wav'));
     await s2.close();
-    assert.ok(plain.length > 0);
-    assert.equal(observed, plain);
+    assert.ok(sameLines(observed, peerText('defaults', 'fr-000.wav')), `SimulStreaming's lines, whatever the observers do\n${observed}`);
     assert.match(logText, /\| WARNING \| observer \w+ failed: observer bug/m);
   });
 
@@ -128,33 +130,47 @@ describe('server metrics (/metrics, /healthz, /readyz)', () => {
     const s2 = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, maxConnections: 1, observers: [metrics] });
     const p2 = (await s2.listen()).port;
     const held = net.connect({ port: p2, host: '127.0.0.1' });
-    await waitFor(() => s2.connections === 1, 5000, 'the connection');
-    assert.equal(await sendAll(p2, toyPcm('en-000.wav')).catch(() => ''), '');
+    await until(() => s2.connections === 1, 'the connection');
+    assert.equal(await ncClient(p2, toyPcm('en-000.wav')).catch(() => ''), '');
     held.end();
     await s2.close();
     assert.equal(metric(await scrape(httpPort), 'simulstream_connections_refused_total', { reason: 'capacity' }), 1);
   });
 });
 
+describe('the HTTP port\'s rules', () => {
+  it('loopback addresses, and the token required beyond them', () => {
+    for (const h of ['localhost', '127.0.0.1', '127.3.2.1', '::1', '[::1]', '::ffff:127.0.0.1', 'LOCALHOST']) assert.equal(isLoopback(h), true, h);
+    for (const h of ['0.0.0.0', '::', '10.0.0.5', 'example.com', '128.0.0.1', '::ffff:10.0.0.1']) assert.equal(isLoopback(h), false, h);
+    const flags = { host: '--host', token: '--http-token' };
+    assert.doesNotThrow(() => requireTokenBeyondLoopback('127.0.0.1', undefined, flags));
+    assert.doesNotThrow(() => requireTokenBeyondLoopback('0.0.0.0', 'secret', flags));
+    assert.throws(() => requireTokenBeyondLoopback('0.0.0.0', undefined, flags), (e: SimulstreamError) => e.code === 'ERR_INVALID_OPTION' && /--http-token: the HTTP port on 0\.0\.0\.0/u.test(e.message));
+  });
+});
+
 describe('serve --http-port from the command line', () => {
-  it('health, readiness and metrics on the HTTP port; the configuration logged once, as JSON; SIGTERM exits 0', async () => {
+  it('health, readiness and metrics on the HTTP port, open without the token the page needs; the configuration logged once, as JSON; SIGTERM exits 0', async () => {
     const [port, httpPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, [
       path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'),
       '--models-dir', testCacheDir(), '--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort),
       '--max-streams', '2', '--threads', '1', '--log-format', 'json', '--log-level', 'INFO',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIMULSTREAM_HTTP_TOKEN: 'the-token' } });
     let log = '';
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, 30_000, `readiness\n${log}`);
+      await until(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, `readiness\n${log}`);
       assert.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200);
+      // health checks and scrapers carry no token; the page and the transcripts need it
+      for (const p of ['/', '/api/calls', '/events', '/nope']) assert.equal((await fetch(`http://127.0.0.1:${httpPort}${p}`)).status, 401, p);
+      assert.equal((await fetch(`http://127.0.0.1:${httpPort}/api/calls`, { headers: { authorization: 'Bearer the-token' } })).status, 200);
       const text = await scrape(httpPort);
       assert.equal(metric(text, 'simulstream_streams_capacity'), 2);
       assert.equal(metric(text, 'simulstream_model_info', { device: 'cpu', threads: '1', quantization: 'none' }), 1);
       assert.ok(metric(text, 'simulstream_model_load_seconds') > 0);
-      assert.equal(await sendAll(port, toyPcm('en-000.wav')).then((o) => o.length > 0), true);
+      assert.equal(await ncClient(port, toyPcm('en-000.wav')).then((o) => o.length > 0), true);
       assert.equal(metric(await scrape(httpPort), 'simulstream_connections_accepted_total'), 1);
     } finally {
       child.kill('SIGTERM');
@@ -245,11 +261,11 @@ describe('bridge metrics', () => {
       '--out-dir', out, '--record-dir', tempDir(), '--http-port', '0', '--log-format', 'json',
     ]);
     let httpPort = 0;
-    await waitFor(() => {
+    await until(() => {
       const m = /HTTP on http:\/\/127\.0\.0\.1:(\d+)\//.exec(logText);
       httpPort = m ? Number(m[1]) : 0;
       return httpPort > 0 && /recording mixed/.test(logText);
-    }, 10_000, 'the bridge to start the call');
+    }, 'the bridge to start the call');
     assert.equal((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status, 200);
     assert.equal(metric(await scrape(httpPort), 'simulstream_bridge_calls_active'), 1);
     await run;

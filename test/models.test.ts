@@ -6,11 +6,12 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { buildCli } from '../lib/cli/main.js';
+import { pathToFileURL } from 'node:url';
+import { buildCli, main } from '../lib/cli/main.js';
 import { SimulstreamError } from '../lib/errors.js';
-import { catalogFile, catalogModel, catalogModels } from '../lib/model/catalog.js';
+import { catalogFile, catalogModel, catalogModels, type CatalogFile } from '../lib/model/catalog.js';
 import { download } from '../lib/model/download.js';
-import { listModels, pullModel, removeModel } from '../lib/model/model-cache.js';
+import { cacheState, listModels, mirrorBase, pullModel, removeModel, verifyCachedFile } from '../lib/model/model-cache.js';
 import { readAudioFile } from '../lib/audio/wav.js';
 import { fittedWindowFrames } from '../lib/audio/mel.js';
 import { blankTokens, openaiSuppressTokens } from '../lib/decode/logit-filters.js';
@@ -145,10 +146,10 @@ describe('download and models pull (local HTTP server)', () => {
     );
     assert.match(progress, /^tiny: 100% \(3\.0 of 3\.0 MiB\)$/m);
     assert.ok(!fs.existsSync(path.join(dir, 'tiny.pt')));
-    // a file put by hand is listed and removable
+    // a file put by hand is listed as unverified (checked before its first use) and removable
     fs.writeFileSync(path.join(dir, 'tiny.pt'), payload);
     await buildCli({ stdout: out, stderr: err }).parseAsync(['node', 'simulstream', 'models', 'list', '--models-dir', dir]);
-    assert.match(text, /^tiny +pt +3 MiB +cached$/m);
+    assert.match(text, /^tiny +pt +3 MiB +unverified$/m);
     assert.match(text, /^small +pt +461 MiB +-$/m);
     assert.equal(listModels(dir).filter((r) => r.path).length, 1);
     await buildCli({ stdout: out, stderr: err }).parseAsync(['node', 'simulstream', 'models', 'rm', 'tiny', '--models-dir', dir]);
@@ -280,3 +281,90 @@ describe('int8 groups and fitted windows on the toy model', () => {
     await assert.rejects(fp32.model.encode(new Float32Array(80 * 3001)), RangeError);
   });
 });
+
+describe('the model cache: hand-placed files, mirrors on disk, models list --json', () => {
+  const sha = (b: Buffer, alg: string): string => crypto.createHash(alg).update(b).digest('hex');
+  const entry = (file: string, body: Buffer): CatalogFile => ({ file, url: 'https://example.invalid/x', sha256: sha(body, 'sha256'), sizeMiB: 3 });
+
+  it('a hand-placed file is unverified until its first use, hashed once, and hashed again only when it changes', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'model.bin');
+    fs.writeFileSync(file, payload);
+    const f = entry('model.bin', payload);
+    assert.equal(cacheState(file, f), 'unverified');
+    const log: string[] = [];
+    await verifyCachedFile(file, f, (m) => log.push(m));
+    assert.deepEqual(log, [`verifying ${file} (sha256; once)`]);
+    assert.equal(cacheState(file, f), 'verified');
+    await verifyCachedFile(file, f, (m) => log.push(m));
+    assert.equal(log.length, 1, 'not hashed a second time');
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    assert.equal(cacheState(file, f), 'unverified', 'a changed file is checked again');
+  });
+
+  it('a hand-placed file that does not match its checksum is refused before use and left in place', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'model.bin');
+    fs.writeFileSync(file, payload);
+    const f = { ...entry('model.bin', payload), sha256: '1'.repeat(64) };
+    await assert.rejects(verifyCachedFile(file, f), (e: unknown) => e instanceof SimulstreamError && e.code === 'ERR_CHECKSUM' && e.message.includes(`${file}: sha256 is ${sha(payload, 'sha256')}, expected 1111`));
+    assert.ok(fs.existsSync(file));
+    assert.equal(cacheState(file, f), 'unverified');
+    // through the CLI: a hand-placed tiny.pt (not the real one) is refused with one line, exit 1
+    fs.writeFileSync(path.join(dir, 'tiny.pt'), payload);
+    const { code, stderr } = await runMain(['models', 'pull', 'tiny', '--models-dir', dir]);
+    assert.equal(code, 1);
+    assert.match(stderr, /^verifying .*tiny\.pt \(sha256; once\)\nsimulstream: .*tiny\.pt: sha256 is [0-9a-f]{64}, expected 65147644a518[^\n]*\n$/u);
+  });
+
+  it('--mirror takes a directory, a file:// URL or http(s); anything else is a usage error', async () => {
+    const mirror = tempDir();
+    const body = fs.readFileSync(path.join(TOY, 'ggml-toy.bin'));
+    fs.writeFileSync(path.join(mirror, 'ggml-toy.bin'), body);
+    assert.equal(mirrorBase(mirror).href, `${pathToFileURL(mirror).href}/`);
+    assert.equal(mirrorBase('http://10.0.0.1/models').href, 'http://10.0.0.1/models/');
+    for (const base of [mirrorBase(mirror), new URL(`${pathToFileURL(mirror).href}/`)]) {
+      const dest = path.join(tempDir(), 'ggml-toy.bin');
+      const seen: number[] = [];
+      await download(new URL('ggml-toy.bin', base).href, dest, { checksum: { algorithm: 'sha1', hex: sha(body, 'sha1') }, onProgress: (p) => seen.push(p.received) });
+      assert.deepEqual(fs.readFileSync(dest), body);
+      assert.equal(seen.at(-1), body.length);
+    }
+    await assert.rejects(download(new URL('nothing.bin', mirrorBase(mirror)).href, path.join(tempDir(), 'n.bin')), (e: unknown) => e instanceof SimulstreamError && e.code === 'ERR_DOWNLOAD' && /no such file/u.test(e.message));
+    assert.throws(() => mirrorBase('ftp://host/models'), (e: unknown) => e instanceof SimulstreamError && e.code === 'ERR_INVALID_OPTION');
+    // the CLI: a path works (the real tiny.pt is not there: a download error naming the file, exit 1)
+    const dir = tempDir();
+    const r = await runMain(['models', 'pull', 'tiny', '--models-dir', dir, '--mirror', mirror]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^simulstream: cannot download file:\/\/.*\/tiny\.pt: no such file/mu);
+    assert.doesNotMatch(r.stderr, /TypeError|\n\s+at /u);
+    const bad = await runMain(['models', 'pull', 'tiny', '--models-dir', dir, '--mirror', 'ftp://x/']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^simulstream: --mirror: ftp:\/\/ is not supported.* \(see simulstream models pull --help\)$/mu);
+  });
+
+  it('models list --json: every catalog file with its state', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'tiny.pt'), payload);
+    fs.writeFileSync(path.join(dir, 'ggml-base.bin.part'), payload.subarray(0, 10));
+    const { code, stdout } = await runMain(['models', 'list', '--json', '--models-dir', dir]);
+    assert.equal(code, 0);
+    const rows = JSON.parse(stdout) as { name: string; format: string; file: string; sizeMiB: number; state: string; path?: string }[];
+    assert.equal(rows.length, catalogModels().reduce((n, m) => n + Object.keys(m.files).length, 0));
+    assert.deepEqual(rows.find((r) => r.name === 'tiny' && r.format === 'pt'), { name: 'tiny', format: 'pt', file: 'tiny.pt', sizeMiB: 3, state: 'unverified', path: path.join(dir, 'tiny.pt') });
+    assert.equal(rows.find((r) => r.name === 'base' && r.format === 'ggml')!.state, 'partial');
+    assert.equal(rows.find((r) => r.name === 'small' && r.format === 'pt')!.state, 'missing');
+  });
+});
+
+/** Runs the command line as the binary does; returns its exit code and output. */
+async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await main(['node', 'simulstream', ...args], { stdout: out, stderr: err });
+  return { code, stdout, stderr };
+}

@@ -17,6 +17,8 @@ import { PassThrough } from 'node:stream';
 import { buildCli } from '../lib/cli/main.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
+import { until } from './helpers/wait.js';
+import { freePort } from './helpers/clients.js';
 
 const TOKEN = 's3cret-token';
 
@@ -51,14 +53,13 @@ interface SseEvent {
   data: string;
 }
 
-/** An event stream read until `count` events have arrived; the connection is then closed. */
-function readEvents(port: number, p: string, count: number, headers: Record<string, string> = {}): Promise<SseEvent[]> {
+/**
+ * An event stream read until `count` events have arrived; the connection is then closed.
+ * `onFirst` runs once the first event is in (the subscription is live).
+ */
+function readEvents(port: number, p: string, count: number, headers: Record<string, string> = {}, onFirst?: () => void): Promise<SseEvent[]> {
   return new Promise((resolve, reject) => {
     const events: SseEvent[] = [];
-    const timer = setTimeout(() => {
-      req.destroy();
-      reject(new Error(`timed out with ${events.length} of ${count} events: ${JSON.stringify(events)}`));
-    }, 5000);
     const req = http.get({ host: '127.0.0.1', port, path: p, headers }, (res) => {
       let buf = '';
       res.on('data', (d: Buffer) => {
@@ -76,8 +77,8 @@ function readEvents(port: number, p: string, count: number, headers: Record<stri
             e[m[1] as 'id' | 'event' | 'data'] = m[2]!;
           }
           if (isEvent) events.push(e);
+          if (isEvent && events.length === 1) onFirst?.();
           if (events.length === count) {
-            clearTimeout(timer);
             req.destroy();
             resolve(events);
             return;
@@ -85,10 +86,7 @@ function readEvents(port: number, p: string, count: number, headers: Record<stri
         }
       });
     });
-    req.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
+    req.on('error', reject);
   });
 }
 
@@ -241,12 +239,12 @@ describe('live page: event streams', () => {
   it('the list\'s stream: a snapshot of the live calls, then start / update / end', async () => {
     monitor.callEnded('c2-other');
     monitor.callStarted({ uuid: 'c3', caller: '300', callee: '400', legs: ['caller', 'callee'], startedAt: new Date() });
-    const got = readEvents(port, '/events', 4);
-    await new Promise((r) => setTimeout(r, 100));
-    monitor.callStarted({ uuid: 'c4', caller: '500', callee: '600', legs: ['mixed'], startedAt: new Date() });
-    monitor.line(line('c4', 0, ' hé', { caller: '500', callee: '600' }));
-    monitor.callEnded('c4');
-    const ev = await got;
+    // once the snapshot is in, the stream is live: what happens next comes as start / update / end
+    const ev = await readEvents(port, '/events', 4, {}, () => {
+      monitor.callStarted({ uuid: 'c4', caller: '500', callee: '600', legs: ['mixed'], startedAt: new Date() });
+      monitor.line(line('c4', 0, ' hé', { caller: '500', callee: '600' }));
+      monitor.callEnded('c4');
+    });
     assert.deepEqual(ev.map((e) => e.event), ['snapshot', 'start', 'update', 'end']);
     const snap = JSON.parse(ev[0]!.data) as { calls: { uuid: string; legs: string[] }[] };
     assert.deepEqual(snap.calls.map((c) => [c.uuid, c.legs]), [['c3', ['caller', 'callee']]]);
@@ -299,7 +297,7 @@ describe('EventHub bounds', () => {
         s.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
         sockets.push(s);
       }
-      await waitFor(() => hub.clientCount === 2);
+      await until(() => hub.clientCount === 2, 'both clients connected');
       assert.equal((await get(port, '/a')).status, 503);
       for (const c of ['e1', 'e2', 'e3']) {
         hub.open(c);
@@ -322,7 +320,7 @@ describe('EventHub bounds', () => {
       hub.open('a');
       s.pause(); // never reads
       s.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
-      await waitFor(() => hub.clientCount === 1);
+      await until(() => hub.clientCount === 1, 'one client left');
       const big = 'x'.repeat(8 * 1024);
       // the kernel's socket buffers fill first (a few MB on loopback), then ours: bounded well beyond both
       let sent = 0;
@@ -405,12 +403,12 @@ describe('serve --http-port: the server\'s streams on the page', () => {
       await new Promise((r) => sock.once('connect', r));
       type Calls = { calls: { uuid: string; caller: string; callee: string }[] };
       const liveCalls = async (): Promise<Calls> => JSON.parse((await get(webPort, '/api/calls')).body) as Calls;
-      await eventually(async () => (await liveCalls()).calls.length === 1);
+      await until(async () => (await liveCalls()).calls.length === 1, 'the call listed');
       const during = await liveCalls();
       assert.deepEqual(during.calls.map((c) => [c.uuid, c.caller.startsWith('127.0.0.1:'), c.callee]), [['stream-1', true, '']]);
       sock.end(toyPcm('fr-000.wav'));
       await new Promise((r) => sock.once('close', r));
-      await eventually(async () => (await liveCalls()).calls.length === 0);
+      await until(async () => (await liveCalls()).calls.length === 0, 'the call gone');
       const day = JSON.parse((await get(webPort, '/api/day')).body) as { calls: { uuid: string; lines: number; preview: string }[] };
       const wire = sent.split('\n').filter(Boolean).map((l) => / \d+ (.*)$/.exec(l)![1]!.trim());
       assert.deepEqual(day.calls.map((c) => [c.uuid, c.lines, c.preview]), [['stream-1', wire.length, wire.join(' ')]]);
@@ -467,31 +465,6 @@ describe('bridge --http-port (CLI)', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function monitorDay(port: number, q: string): Promise<{ uuid: string }[]> {
   return (JSON.parse((await get(port, `/api/day?q=${encodeURIComponent(q)}`)).body) as { calls: { uuid: string }[] }).calls;
-}
-
-async function eventually(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const t = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const t = Date.now();
-  while (!cond()) {
-    if (Date.now() - t > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

@@ -148,6 +148,17 @@ describe('Utf8Carry', () => {
     assert.equal(out[0]!.startMs, 0);
     for (const s of out) assert.ok(!s.text.includes('\ufffd'));
   });
+
+  it('at the end of the stream, a character still incomplete becomes U+FFFD (as StringDecoder.end() does), never dropped', async () => {
+    const e = [...Buffer.from(' café')];
+    const out = await collect<Segment>(new Utf8Carry(), [seg(e.slice(0, -1), 0)]);
+    const { StringDecoder } = await import('node:string_decoder');
+    const d = new StringDecoder('utf8');
+    const want = d.write(Buffer.from(e.slice(0, -1))) + d.end();
+    assert.equal(out.map((s) => s.text).join(''), want);
+    assert.deepEqual(out.map((s) => s.text), [' caf', '\ufffd']);
+    assert.equal(out[1]!.startMs, out[0]!.endMs, 'the last piece sits at the end of the line before it');
+  });
 });
 
 describe('alignment attention', () => {

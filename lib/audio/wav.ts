@@ -1,31 +1,48 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import wavefile from 'wavefile';
 import { SimulstreamError } from '../errors.js';
-import { isWavHeader, s16leToFloat, SAMPLE_RATE } from './pcm.js';
+import { ffmpegArgs, ffmpegCommand } from './ffmpeg-decoder.js';
+import { s16leToFloat, SAMPLE_RATE, sniffContainer } from './pcm.js';
 
+/** A whole audio file, decoded for offline transcription. */
 export interface DecodedAudio {
   /** Mono float samples in [-1, 1) at 16 kHz. */
   readonly samples: Float32Array;
   /** The file's own rate and channel count, before conversion. */
   readonly sourceRate: number;
+  /** The file's own channel count (the samples are their mix). */
   readonly sourceChannels: number;
 }
 
 
 /**
- * Reads an audio file for transcription: a WAV file of any rate, bit depth and channel count
- * (mixed to mono, resampled to 16 kHz with wavefile's sinc resampler), or anything else as raw
- * s16le 16 kHz mono.
+ * Reads a whole audio file (offline decoding, evaluation), recognising it as `openAudio` does: a
+ * WAV file of any rate, bit depth and channel count (mixed to mono, resampled to 16 kHz with
+ * wavefile's sinc resampler); a compressed file (MP3, FLAC, Ogg, MP4, WebM) through `ffmpeg` when
+ * given, else `ERR_FFMPEG_MISSING`; anything else as raw s16le 16 kHz mono. An empty file is
+ * `ERR_AUDIO_EMPTY`.
  */
-export function readAudioFile(file: string): DecodedAudio {
+export function readAudioFile(file: string, opts: { readonly ffmpeg?: string } = {}): DecodedAudio {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
   } catch (err) {
-    throw new SimulstreamError('ERR_AUDIO_FORMAT', `${file}: ${(err as Error).message}`, { cause: err });
+    throw new SimulstreamError('ERR_AUDIO_INPUT', `${file}: ${(err as Error).message}`, { cause: err });
   }
-  if (!isWavHeader(bytes)) return { samples: s16leToFloat(bytes), sourceRate: SAMPLE_RATE, sourceChannels: 1 };
-  return decodeWav(bytes, file);
+  if (bytes.length === 0) throw new SimulstreamError('ERR_AUDIO_EMPTY', `${file}: the input is empty (no audio)`);
+  const container = sniffContainer(bytes);
+  if (container === 'wav') return decodeWav(bytes, file);
+  if (container === null) return { samples: s16leToFloat(bytes), sourceRate: SAMPLE_RATE, sourceChannels: 1 };
+  if (!opts.ffmpeg) {
+    throw new SimulstreamError('ERR_FFMPEG_MISSING', `${file}: ${container.toUpperCase()} audio needs ffmpeg, which is not given; convert it: ${ffmpegCommand(file)}`);
+  }
+  const r = spawnSync(opts.ffmpeg, ffmpegArgs(file), { maxBuffer: 2 ** 31 });
+  if (r.status !== 0) {
+    const last = String(r.stderr ?? r.error?.message ?? '').trim().split('\n').at(-1);
+    throw new SimulstreamError('ERR_FFMPEG', `${file}: ffmpeg failed${last ? `: ${last}` : ''}`);
+  }
+  return { samples: s16leToFloat(r.stdout), sourceRate: SAMPLE_RATE, sourceChannels: 1 };
 }
 
 export function decodeWav(bytes: Uint8Array, name = 'WAV data'): DecodedAudio {

@@ -37,8 +37,11 @@ const BRIDGE_OPTION_KEYS = [
 ] as const satisfies readonly (keyof BridgeOptions)[];
 
 export interface Bridge {
-  /** Connects to FreeSWITCH (retrying while it restarts). */
-  connect(): Promise<void>;
+  /**
+   * Connects to FreeSWITCH (and reconnects while it restarts); with `retry`, also waits (with
+   * backoff) for one that is not up yet at start.
+   */
+  connect(opts?: { readonly retry?: boolean }): Promise<void>;
   /** Transcribes one call until it hangs up. */
   transcribeCall(uuid: string): Promise<CallTranscriber>;
   /** Transcribes every answered call from now on (and those already up). */
@@ -144,6 +147,7 @@ export function createBridge(opts: BridgeOptions): Bridge {
   esl.on('warning', (m) => log.warning(`FreeSWITCH event socket: ${m}`));
   esl.on('retry', ({ error, delayMs }) => {
     if (error.code === 'ERR_ESL_AUTH') log.error(`FreeSWITCH refused the login: ${error.message}; retrying in ${delayMs / 1000} s`);
+    else if (!esl.connectedOnce) log.warning(`FreeSWITCH is not up yet (${error.message}); retrying in ${delayMs / 1000} s`);
     else log.warning(`cannot reconnect to FreeSWITCH: ${error.message}; retrying in ${delayMs / 1000} s`);
   });
   esl.on('disconnected', () => log.warning(`FreeSWITCH event socket at ${esl.host}:${esl.port} closed; ${calls.size} call(s) keep streaming; reconnecting`));
@@ -165,11 +169,13 @@ export function createBridge(opts: BridgeOptions): Bridge {
 
   async function pickUpRunningCalls(): Promise<void> {
     const text = await esl.api('show channels as json');
-    let rows: Record<string, string>[] = [];
+    let rows: Record<string, string>[];
     try {
+      // no channel at all: {"row_count":0}
       rows = (JSON.parse(text) as { rows?: Record<string, string>[] }).rows ?? [];
-    } catch {
-      return;
+    } catch (err) {
+      // the calls already up would be missed: the caller is told (auto() rejects; a resync logs it)
+      throw new SimulstreamError('ERR_ESL_COMMAND', `show channels as json did not answer JSON: ${text.trim().slice(0, 200)}`, { cause: err });
     }
     for (const r of rows) {
       if (r.callstate !== 'ACTIVE' || !wanted(r.direction) || calls.has(r.uuid ?? '') || finished.has(r.uuid ?? '')) continue;
@@ -180,7 +186,7 @@ export function createBridge(opts: BridgeOptions): Bridge {
   return {
     esl,
     calls,
-    connect: () => esl.connect(),
+    connect: (o) => esl.connect(o),
     async transcribeCall(uuid) {
       const exists = (await esl.api(`uuid_exists ${uuid}`)).trim();
       if (exists !== 'true') throw new SimulstreamError('ERR_ESL_COMMAND', `no call ${uuid} on FreeSWITCH`);

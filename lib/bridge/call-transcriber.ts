@@ -163,7 +163,9 @@ export class CallTranscriber {
     if (this.stopped) return this.done;
     this.stopped = true;
     if (reason !== 'hangup' && this.opts.esl.connected) {
-      for (const l of this.legs) await this.opts.esl.api(`uuid_record ${this.call.uuid} stop ${l.file}`).catch(() => '');
+      for (const l of this.legs) {
+        await this.opts.esl.api(`uuid_record ${this.call.uuid} stop ${l.file}`).catch((e: Error) => this.opts.log.warning(`uuid_record stop: ${e.message}`));
+      }
     }
     for (const l of this.legs) l.stream.stop();
     await this.done;

@@ -35,7 +35,10 @@ export interface EslClientEvents {
   ready: [{ reconnected: boolean }];
   /** The socket dropped; a reconnection follows unless closed. */
   disconnected: [Error | undefined];
-  /** A reconnection failed (`error.code`: ERR_ESL_AUTH when the login was refused); the next try is in `delayMs`. */
+  /**
+   * A reconnection (or, with `connect({ retry })`, a first connection) failed (`error.code`:
+   * ERR_ESL_AUTH when the login was refused); the next try is in `delayMs`.
+   */
   retry: [{ readonly error: SimulstreamError; readonly delayMs: number }];
   /** Something FreeSWITCH sent was skipped: it could not be parsed, or it was too large. */
   warning: [string];
@@ -57,8 +60,10 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   private waiters: Waiter[] = [];
   private jobs = new Map<string, Waiter>();
   private closed = false;
-  private connectedOnce = false;
+  private loggedInOnce = false;
   private delay: number;
+  /** Ends a start-up retry's wait (set while `connect({ retry })` waits). */
+  private wake: (() => void) | null = null;
 
   constructor(opts: EslClientOptions = {}) {
     super();
@@ -68,10 +73,38 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     this.delay = opts.backoffMs?.[0] ?? 250;
   }
 
-  /** Connects and logs in; rejects on a wrong password (ERR_ESL_AUTH) or no server (ERR_ESL_CONNECT). */
-  async connect(): Promise<void> {
+  /**
+   * Connects and logs in; rejects on a wrong password (ERR_ESL_AUTH) or no server
+   * (ERR_ESL_CONNECT). With `retry`, a FreeSWITCH that is not up yet (ERR_ESL_CONNECT: refused,
+   * unreachable, closed during the login) is tried again with the reconnection backoff, each
+   * failure told as a `retry` event, until it answers or the client is closed (then it rejects
+   * with the last error); a refused login still rejects at once.
+   */
+  async connect(opts: { readonly retry?: boolean } = {}): Promise<void> {
     this.closed = false;
-    await this.open();
+    let delay = this.opts.backoffMs?.[0] ?? 250;
+    for (;;) {
+      try {
+        await this.open();
+        return;
+      } catch (err) {
+        if (!opts.retry || this.closed || !(err instanceof SimulstreamError) || err.code !== 'ERR_ESL_CONNECT') throw err;
+        this.emit('retry', { error: err, delayMs: delay });
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.wake = null;
+            resolve();
+          }, delay);
+          this.wake = () => {
+            clearTimeout(timer);
+            this.wake = null;
+            resolve();
+          };
+        });
+        if (this.closed) throw err;
+        delay = Math.min(delay * 2, this.opts.backoffMs?.[1] ?? 10_000);
+      }
+    }
   }
 
   private open(): Promise<void> {
@@ -113,8 +146,8 @@ export class EslClient extends EventEmitter<EslClientEvents> {
             this.delay = this.opts.backoffMs?.[0] ?? 250;
             this.subscribe()
               .then(() => {
-                const reconnected = this.connectedOnce;
-                this.connectedOnce = true;
+                const reconnected = this.loggedInOnce;
+                this.loggedInOnce = true;
                 resolve();
                 this.emit('ready', { reconnected });
               })
@@ -219,6 +252,11 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     if (!(reply.headers['Reply-Text'] ?? '').startsWith('+OK')) throw new SimulstreamError('ERR_ESL_COMMAND', `sendevent ${name}: ${reply.headers['Reply-Text']}`);
   }
 
+  /** Whether a login ever succeeded (then failures are reconnections). */
+  get connectedOnce(): boolean {
+    return this.loggedInOnce;
+  }
+
   get connected(): boolean {
     return this.socket !== null;
   }
@@ -226,6 +264,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   /** Logs out and stops reconnecting. */
   async close(): Promise<void> {
     this.closed = true;
+    this.wake?.();
     const s = this.socket;
     if (!s) return;
     await new Promise<void>((r) => {

@@ -11,10 +11,14 @@ import type { Readiness } from '../metrics/health-routes.js';
 import { LOG_LEVELS, type LogLevel } from '../server/logger.js';
 import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { intArg } from './options.js';
-import { opsHttpServer } from './ops-http.js';
+import { opsPorts } from './ops-http.js';
 import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
-import { resolveModel } from './models.js';
+import { checkModelOptions, modelByName } from './models.js';
+import { requireTokenBeyondLoopback } from '../http/http-server.js';
+
+/** The flags the HTTP port's rules name. */
+const HTTP_FLAGS = { host: '--http-host', token: '--http-token' } as const;
 import type { CliIo } from './transcribe.js';
 
 /** `simulstream bridge`: live transcripts of FreeSWITCH calls. */
@@ -23,7 +27,7 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     .description('transcribe FreeSWITCH calls live: uuid_record to a raw file, follow it, stream it to the recognizer, store the lines per call')
     .option('--esl-host <host>', 'FreeSWITCH event socket host', '127.0.0.1')
     .option('--esl-port <n>', 'FreeSWITCH event socket port', intArg(1, 65535), 8021)
-    .option('--esl-password <pw>', 'FreeSWITCH event socket password', 'ClueCon')
+    .addOption(new Option('--esl-password <pw>', 'FreeSWITCH event socket password (better: the environment variable, kept out of ps)').env('SIMULSTREAM_ESL_PASSWORD').default('ClueCon'))
     .option('--server <host:port,…>', 'the recognizer (simulstream serve or SimulStreaming\'s server); a comma-separated list to move a call to the next one when its server goes away', '127.0.0.1:43007')
     .option('--recognizer-retries <n>', 'reconnections in a row without a new line before a call\'s leg is given up', intArg(1, 1000), 8)
     .option('--embedded', 'run the recognizer in this process (with --model or --model_path)', false)
@@ -45,8 +49,11 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     .option('--test', 'place a call with originate to --test-destination and transcribe it')
     .option('--test-destination <dial>', 'with --test: what to originate to (e.g. loopback/9196)')
     .option('--http-port <n>', 'serve the live page, /healthz, /readyz and /metrics (Prometheus) on this port (0: any free port; default: off)', intArg(0, 65535))
-    .option('--http-host <host>', 'with --http-port: the address to bind', '127.0.0.1')
-    .addOption(new Option('--http-token <token>', 'with --http-port: required as "Authorization: Bearer TOKEN" or ?token=TOKEN').env('SIMULSTREAM_HTTP_TOKEN'))
+    .option('--metrics-port <n>', 'serve /healthz, /readyz and /metrics only (no page, no token needed) on this port of --http-host', intArg(0, 65535))
+    .option('--http-host <host>', 'with --http-port or --metrics-port: the address to bind', '127.0.0.1')
+    .addOption(
+      new Option('--http-token <token>', 'with --http-port: the live page and its transcript APIs need it, as "Authorization: Bearer TOKEN" or ?token=TOKEN (required when --http-host is not loopback; /healthz, /readyz, /metrics never need it)').env('SIMULSTREAM_HTTP_TOKEN'),
+    )
     .addOption(new Option('-l, --log-level <level>', 'log level').choices([...LOG_LEVELS]).default('INFO'))
     .addOption(logFormatOption());
   addPolicyOptions(cmd);
@@ -54,6 +61,12 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     const modes = ['testConnection', 'uuid', 'auto', 'test'].filter((m) => o[m]);
     if (modes.length !== 1) throw new InvalidOptionError('bridge', 'choose exactly one of --test-connection, --uuid UUID, --auto, --test');
     if (o.test && !o.testDestination) throw new InvalidOptionError('--test', 'needs --test-destination (e.g. loopback/9196)');
+    // every usage error before anything starts (a model load, a connection)
+    const policy = policyOptions(o);
+    if (o.embedded && !o.model && !o.model_path) throw new InvalidOptionError('--embedded', 'needs --model NAME or --model_path FILE');
+    checkModelOptions({ ...(o.embedded && o.model !== undefined ? { model: o.model as string } : {}), alignment_heads: o.alignment_heads });
+    if (o.httpPort !== undefined) requireTokenBeyondLoopback(o.httpHost as string, o.httpToken as string | undefined, HTTP_FLAGS);
+    const ops = o.httpPort !== undefined || o.metricsPort !== undefined;
     const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'bridge');
     const esl = { host: o.eslHost as string, port: o.eslPort as number, password: o.eslPassword as string };
 
@@ -61,10 +74,9 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     let recognizer: Recognizer;
     if (o.embedded) {
       const modelsDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
-      const file = o.model ? await resolveModel(o.model as string, { modelsDir }, io) : (o.model_path as string | undefined);
-      if (!file) throw new InvalidOptionError('--embedded', 'needs --model NAME or --model_path FILE');
+      const file = o.model ? await modelByName(o.model as string, modelsDir, undefined, io) : (o.model_path as string);
       lm = await loadModel({ modelPath: file, cacheDir: modelsDir, ...(o.alignment_heads ? { alignmentHeads: o.alignment_heads as string } : {}), log: (m) => log.info(m) });
-      recognizer = embeddedRecognizer({ ...policyOptions(o), model: lm });
+      recognizer = embeddedRecognizer({ ...policy, model: lm });
     } else recognizer = tcpRecognizer(o.server as string);
 
     try {
@@ -72,7 +84,7 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
         if (!(await testConnection(esl, recognizer, io))) throw new SimulstreamError('ERR_ESL_CONNECT', 'the connection test failed (see above)');
         return;
       }
-      const metrics = o.httpPort === undefined ? undefined : new BridgeMetrics({ version: packageVersion() });
+      const metrics = !ops ? undefined : new BridgeMetrics({ version: packageVersion() });
       const monitor = o.httpPort === undefined ? undefined : createCallMonitor({ outDir: o.outDir as string });
       const bridge = createBridge({
         ...esl,
@@ -92,21 +104,44 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
       const readiness = (): Readiness =>
         bridge.esl.connected ? { ready: true } : { ready: false, reason: `not connected to FreeSWITCH at ${esl.host}:${esl.port}` };
       // the HTTP port: health, metrics, the live page
-      const http =
-        metrics && monitor
-          ? opsHttpServer({
-              host: o.httpHost as string,
-              port: o.httpPort as number,
-              token: o.httpToken as string | undefined,
-              readiness,
-              registry: metrics.registry,
-              page: monitor.handler,
-              logger: log,
-            })
-          : undefined;
+      const http = metrics
+        ? opsPorts({
+            host: o.httpHost as string,
+            httpPort: o.httpPort as number | undefined,
+            metricsPort: o.metricsPort as number | undefined,
+            token: o.httpToken as string | undefined,
+            readiness,
+            registry: metrics.registry,
+            page: monitor?.handler ?? (() => false),
+            logger: log,
+            flags: HTTP_FLAGS,
+          })
+        : undefined;
       await http?.listen();
+      // --auto is a service: SIGINT/SIGTERM end it, also while it waits for FreeSWITCH to come up
+      let stopped: string | undefined;
+      const stopping = new Promise<void>((resolve) => {
+        if (!o.auto || !signals) return;
+        const stop = (sig: string): void => {
+          stopped = sig;
+          log.info(`${sig}: finishing ${bridge.calls.size} call(s)`);
+          resolve();
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
       try {
-        await bridge.connect();
+        try {
+          const connecting = bridge.connect({ retry: Boolean(o.auto) });
+          await Promise.race([connecting, stopping.then(() => bridge.close())]);
+          if (stopped) {
+            await connecting.catch(() => undefined); // closed while waiting for FreeSWITCH: nothing to finish
+            return;
+          }
+        } catch (err) {
+          if (stopped) return;
+          throw err;
+        }
         log.info(`connected to FreeSWITCH at ${esl.host}:${esl.port}; recognizer ${recognizer.name}; transcripts in ${o.outDir as string}`);
         if (o.uuid || o.test) {
           const call = o.uuid ? await bridge.transcribeCall(o.uuid as string) : await bridge.testCall(o.testDestination as string);
@@ -117,15 +152,8 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
           }
         } else {
           await bridge.auto();
-          await new Promise<void>((resolve) => {
-            if (!signals) return;
-            const stop = (sig: string): void => {
-              log.info(`${sig}: finishing ${bridge.calls.size} call(s)`);
-              resolve();
-            };
-            process.once('SIGINT', () => stop('SIGINT'));
-            process.once('SIGTERM', () => stop('SIGTERM'));
-          });
+          log.info(`transcribing every answered ${o.direction === 'any' ? '' : `${o.direction as string} `}call until SIGTERM or SIGINT`);
+          await stopping;
         }
         await bridge.close();
       } finally {

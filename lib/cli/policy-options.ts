@@ -1,14 +1,15 @@
 import { Command, Option } from 'commander';
 import type { AlignAttOptions } from '../decode/align-att.js';
 import { DEFAULTS } from '../defaults.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, SimulstreamError } from '../errors.js';
+import { languageCode, unknownLanguageMessage } from '../text/languages.js';
 import { floatArg, intArg } from './options.js';
 
 /** SimulStreaming's Whisper and AlignAtt flags, with its names and defaults. */
 export function addPolicyOptions(cmd: Command): Command {
   return cmd
     .option('--min-chunk-size <s>', 'seconds of audio per policy iteration', floatArg(0.01, 30), DEFAULTS.minChunkSize)
-    .option('--language <code>', 'language code, or "auto" to detect it once (alias --lan)', DEFAULTS.language)
+    .option('--language <lang>', 'a language code or English name in any case (fr, FR, French; the list: simulstream languages), or "auto" to detect it once (alias --lan)', DEFAULTS.language)
     .addOption(new Option('--task <task>', 'transcribe or translate').choices(['transcribe', 'translate']).default(DEFAULTS.task))
     .option('-b, --beams <n>', 'beam size (1 = greedy)', intArg(1, 32), DEFAULTS.beams)
     .addOption(new Option('--decoder <type>', 'greedy or beam (default: from --beams)').choices(['greedy', 'beam']))
@@ -43,6 +44,8 @@ export function policyOptions(
   o: Record<string, unknown>,
   given: (key: string) => boolean = () => false,
 ): AlignAttOptions & { minChunkSize: number } {
+  const language = languageCode(String(o.language));
+  if (language === undefined) throw new SimulstreamError('ERR_UNKNOWN_LANGUAGE', unknownLanguageMessage(String(o.language)));
   const beams = o.beams as number;
   const compat = o.compat === 'simulstreaming';
   const difference = <T>(key: string, ours: T, theirs: T): T => (given(key) ? (o[key] as T) : compat ? theirs : ours);
@@ -59,7 +62,7 @@ export function policyOptions(
   if ((o.audio_min_len as number) > audioMaxLen) throw new InvalidOptionError('--audio_min_len', 'audio_min_len must be smaller than audio_max_len');
   return {
     minChunkSize,
-    language: o.language as string,
+    language,
     task: o.task as 'transcribe' | 'translate',
     beams: o.decoder === 'beam' ? Math.max(beams, 1) : beams,
     audioMaxLen,

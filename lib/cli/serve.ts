@@ -1,6 +1,5 @@
 import os from 'node:os';
 import fs from 'node:fs';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { readAudioFile } from '../audio/wav.js';
@@ -15,23 +14,21 @@ import { createCallMonitor } from '../monitor/call-monitor.js';
 import { serverStreamsObserver } from '../monitor/server-streams.js';
 import { LOG_LEVELS, withContext, type LogLevel, type Logger } from '../server/logger.js';
 import { createServer, type SimulstreamServer } from '../server/server.js';
+import type { Chunking } from '../stream/chunk-buffer.js';
 import { SileroVad } from '../vad/silero-vad.js';
 import type { Precision } from '../model/whisper-graphs.js';
-import { resolveModel } from './models.js';
+import { checkModelOptions, mirrorOption, modelByName } from './models.js';
+import { requireTokenBeyondLoopback } from '../http/http-server.js';
 import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { floatArg, intArg } from './options.js';
-import { opsHttpServer } from './ops-http.js';
+import { opsPorts } from './ops-http.js';
 import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import type { CliIo } from './transcribe.js';
 
 const NOT_WARMED = 'Whisper is not warmed up. The first chunk processing may take longer.';
-
-/** `--model NAME`: a model already in the cache (either format), else pulled from the catalog. */
-async function modelByName(name: string, dir: string, mirror: string | undefined, io: CliIo): Promise<string> {
-  const hit = [`${name}.pt`, `ggml-${name}.bin`].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
-  return hit ?? resolveModel(name, { modelsDir: dir, ...(mirror ? { mirror } : {}) }, io);
-}
+/** The flags the HTTP port's rules name. */
+const HTTP_FLAGS = { host: '--host', token: '--http-token' } as const;
 
 export function serveCommand(io: CliIo, signals = true): Command {
   const cmd = new Command('serve')
@@ -41,7 +38,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .option('--warmup-file <file>', 'a speech file whose first second is decoded at start so the first client is fast')
     .option('--model_path <file>', 'OpenAI .pt or whisper.cpp ggml model file', './large-v3.pt')
     .option('--model <name>', 'a catalog model by name (e.g. small, large-v3-turbo), pulled into the cache on first use')
-    .option('--mirror <url>', 'with --model: a base URL serving the model files by name, instead of the official hosts')
+    .addOption(mirrorOption())
     .addOption(new Option('--quantize <type>', '8-bit weights for the encoder and decoder matmuls (faster on CPU)').choices(['int8']))
     .option('--alignment_heads <spec>', 'alignment heads "layer,head;layer,head" (default: the model\'s official ones)')
     .option('--models-dir <dir>', 'model and compiled-graph cache (default $SIMULSTREAM_MODELS or ~/.cache/simulstream)')
@@ -54,23 +51,39 @@ export function serveCommand(io: CliIo, signals = true): Command {
     .option('--max-connections <n>', 'most simultaneous clients; more are refused', intArg(1, 10000), DEFAULTS.maxConnections)
     .option('--max-streams <n>', 'the capacity: /readyz answers 503 from this many open streams on (default: --max-connections)', intArg(1, 10000))
     .option('--http-port <n>', 'serve /healthz, /readyz, /metrics (Prometheus) and the live page on this port of --host (0: any free port; default: off)', intArg(0, 65535))
-    .addOption(new Option('--http-token <token>', 'with --http-port: required as "Authorization: Bearer TOKEN" or ?token=TOKEN').env('SIMULSTREAM_HTTP_TOKEN'))
+    .option('--metrics-port <n>', 'serve /healthz, /readyz and /metrics only (no page, no token needed) on this port of --host: for load balancers and scrapers', intArg(0, 65535))
+    .addOption(
+      new Option('--http-token <token>', 'with --http-port: the live page and its transcript APIs need it, as "Authorization: Bearer TOKEN" or ?token=TOKEN (required when --host is not loopback; /healthz, /readyz, /metrics never need it)').env('SIMULSTREAM_HTTP_TOKEN'),
+    )
     .option('--idle-timeout <s>', 'finish and close a client silent this long (0: never)', floatArg(0), DEFAULTS.idleTimeout)
+    .option('--drain-timeout <s>', 'on SIGTERM/SIGINT: seconds open streams may go on (no new ones, /readyz 503) before their final pass is forced', floatArg(0), DEFAULTS.drainTimeout)
     .option('--final-pass', 'at the end of a stream, decode what is left with a frame threshold of 4 (default; SimulStreaming\'s server drops it)')
     .option('--no-final-pass', 'no final pass: the last chunk is an ordinary iteration')
     .option('--catch-up', 'a real-time client that fell behind has its waiting chunks decoded as one iteration (default; SimulStreaming: one per chunk)')
     .option('--no-catch-up', 'one iteration per chunk, however far behind')
+    .addOption(
+      new Option('--chunking <mode>', "where chunks end: exact (every --min-chunk-size) or simulstreaming (its file loop's cut points, to compare with its output)")
+        .choices(['exact', 'simulstreaming'])
+        .default('exact'),
+    )
     .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
   addPolicyOptions(cmd);
   return cmd.action(async (o: Record<string, unknown>) => {
     const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+    // every usage error before anything starts: exit 2, one line
     const policy = policyOptions(o, given);
+    checkModelOptions({ ...(o.model !== undefined ? { model: o.model as string } : {}), ...(o.mirror !== undefined ? { mirror: o.mirror as string } : {}), alignment_heads: o.alignment_heads });
+    if (o.httpPort !== undefined) requireTokenBeyondLoopback(o.host as string, o.httpToken as string | undefined, HTTP_FLAGS);
+    const ops = o.httpPort !== undefined || o.metricsPort !== undefined;
+    if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
+      throw new SimulstreamError('ERR_WARMUP_FILE', `--warmup-file: ${o.warmupFile as string}: no such file (the warm up file is not available)`);
+    }
     // our differences from SimulStreaming's server: on, unless turned off or --compat simulstreaming
     const serverDifference = (key: string): boolean => (given(key) ? o[key] !== false : o.compat !== 'simulstreaming');
     const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'whisper_server');
     const maxStreams = (o.maxStreams as number | undefined) ?? (o.maxConnections as number);
-    const metrics = o.httpPort === undefined ? undefined : new ServerMetrics({ version: packageVersion(), maxStreams });
+    const metrics = !ops ? undefined : new ServerMetrics({ version: packageVersion(), maxStreams });
     const monitor = o.httpPort === undefined ? undefined : createCallMonitor();
     let server: SimulstreamServer | undefined;
     let closing = false;
@@ -80,30 +93,27 @@ export function serveCommand(io: CliIo, signals = true): Command {
       if (server.connections >= maxStreams) return { ready: false, reason: `${server.connections} streams open, capacity ${maxStreams}` };
       return { ready: true };
     };
-    // the HTTP port: health, metrics, the live page;
+    // the HTTP ports: health, metrics, the live page;
     // up before the model loads, so that /healthz answers during a long load
-    const http =
-      metrics && monitor
-        ? opsHttpServer({
-            host: o.host as string,
-            port: o.httpPort as number,
-            token: o.httpToken as string | undefined,
-            readiness,
-            registry: metrics.registry,
-            page: monitor.handler,
-            logger: log,
-          })
-        : undefined;
+    const http = metrics
+      ? opsPorts({
+          host: o.host as string,
+          httpPort: o.httpPort as number | undefined,
+          metricsPort: o.metricsPort as number | undefined,
+          token: o.httpToken as string | undefined,
+          readiness,
+          registry: metrics.registry,
+          page: monitor?.handler ?? (() => false),
+          logger: log,
+          flags: HTTP_FLAGS,
+        })
+      : undefined;
     await http?.listen();
     try {
       // everything that can fail is checked before listening: exit code 2 and one line, never per connection
       const { lm, vad, srv } = await startup(async () => {
         const cacheDir = (o.modelsDir as string | undefined) ?? defaultModelsDir();
         const modelPath = o.model ? await modelByName(o.model as string, cacheDir, o.mirror as string | undefined, io) : (o.model_path as string);
-        if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
-          log.critical(`The warm up file is not available. ${NOT_WARMED}`);
-          throw new SimulstreamError('ERR_WARMUP_FILE', `${o.warmupFile as string}: no such file`);
-        }
         const loadStarted = performance.now();
         const loaded = await loadModel({
           modelPath,
@@ -146,6 +156,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
             idleTimeout: o.idleTimeout as number,
             finalPass: serverDifference('finalPass'),
             catchUp: serverDifference('catchUp'),
+            chunking: o.chunking as Chunking,
             logger: log,
             // the lines SimulStreaming echoes on stderr; in JSON logs, as debug records
             echo: o.logFormat === 'json' ? logWriter(log) : io.stderr,
@@ -165,16 +176,29 @@ export function serveCommand(io: CliIo, signals = true): Command {
         await Promise.all([lm.release(), vad?.release()]);
         throw err;
       }
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string): void => {
+      // SIGTERM/SIGINT: drain (no new streams, /readyz 503, open ones go on until their clients end
+      // them or --drain-timeout passes, then their final pass); a second signal ends them now
+      const drainTimeout = o.drainTimeout as number;
+      const onSignal: ((sig: NodeJS.Signals) => void)[] = [];
+      await new Promise<void>((resolve, reject) => {
+        let signalled = 0;
+        const stop = (sig: NodeJS.Signals): void => {
           closing = true;
-          log.info(`${sig}: finishing ${srv.connections} open stream(s)`);
-          void srv.close().then(resolve);
+          if (signalled++ === 0) {
+            log.info(`${sig}: no new streams; ${srv.connections} open stream(s) may go on for up to ${drainTimeout} s (--drain-timeout), then their final pass`);
+            srv.close({ drainTimeout }).then(resolve, reject);
+          } else {
+            log.info(`${sig} again: finishing ${srv.connections} open stream(s) now`);
+            srv.close({ drainTimeout: 0 }).catch(reject);
+          }
         };
         if (signals) {
-          process.once('SIGINT', () => stop('SIGINT'));
-          process.once('SIGTERM', () => stop('SIGTERM'));
+          onSignal.push(stop);
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
         }
+      }).finally(() => {
+        for (const f of onSignal) process.off('SIGINT', f).off('SIGTERM', f);
       });
       await Promise.all([lm.release(), vad?.release()]);
     } finally {

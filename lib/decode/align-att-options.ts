@@ -14,6 +14,7 @@ export type EncoderWindow = 'full' | 'auto';
 export interface AlignAttOptions {
   /** Language code, or `auto` (detected once, from the first encoder pass). Default `en`. */
   readonly language?: string;
+  /** Transcribe (default) or translate into English. */
   readonly task?: 'transcribe' | 'translate';
   /** Beam size; 1 is greedy. */
   readonly beams?: number;
@@ -29,7 +30,9 @@ export interface AlignAttOptions {
   readonly audioMinLen?: number;
   /** Hold back the last word of every non-final iteration. Default false. */
   readonly neverFire?: boolean;
+  /** SimulStreaming's `--init_prompt`: text before the first words, scrolling away as text accumulates. */
   readonly initPrompt?: string;
+  /** SimulStreaming's `--static_init_prompt`: kept for the whole stream (terminology). */
   readonly staticInitPrompt?: string;
   /** Most context tokens (default: the text context, 448). */
   readonly maxContextTokens?: number;
@@ -45,7 +48,10 @@ export interface AlignAttOptions {
   /** `full` (30 s, default) or `auto` (fitted to the buffer; see {@link EncoderWindow}). */
   readonly encoderWindow?: EncoderWindow;
   /** Shares the model with other streams (one iteration is one unit of work). */
-  readonly scheduler?: { run<T>(work: () => Promise<T>): Promise<T> };
+  readonly scheduler?: {
+    /** Runs one iteration when the model is free. */
+    run<T>(work: () => Promise<T>): Promise<T>;
+  };
   /** Milliseconds, for the compute time of each iteration. Default `performance.now`. */
   readonly clock?: () => number;
 }

@@ -26,7 +26,9 @@ export type StopReason = Exclude<PolicyVerdict, 'continue'> | 'context' | 'waiti
 
 /** What one iteration of the policy committed. */
 export interface AlignAttUpdate {
+  /** The tokens committed (SimulStreaming's update `tokens`). */
   readonly tokens: readonly number[];
+  /** The same, grouped into timed words. */
   readonly words: readonly TimedWord[];
   /** The UTF-8 bytes of `tokens`. */
   readonly bytes: Uint8Array;
@@ -38,6 +40,7 @@ export interface AlignAttUpdate {
   readonly computeMs: number;
   /** Milliseconds the iteration waited for the model (the scheduler shares it between streams). */
   readonly queueMs: number;
+  /** Why the iteration ended. */
   readonly stop: StopReason;
   /** The language decoded (detected once with `auto`). */
   readonly language: string;
@@ -62,6 +65,7 @@ interface Decoded {
  * the first row's newest token, given that row's attention.
  */
 export class AlignAttSession {
+  /** The options, defaults filled in and checked against the model. */
   readonly options: ResolvedAlignAttOptions;
   private readonly buffer: AudioBuffer;
   private context!: ContextBuffer;
@@ -76,6 +80,7 @@ export class AlignAttSession {
   repetitionsCut = 0;
 
   constructor(
+    /** The model (shared with other streams). */
     readonly lm: LoadedModel,
     opts: AlignAttOptions = {},
   ) {

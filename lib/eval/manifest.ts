@@ -3,9 +3,13 @@ import path from 'node:path';
 import { SimulstreamError } from '../errors.js';
 
 /** One line of an evaluation manifest (`audio` or `file`, relative to the manifest). */
+/** One file of an evaluation set. */
 export interface ManifestEntry {
+  /** The audio file. */
   readonly audio: string;
+  /** Its reference transcript. */
   readonly text: string;
+  /** Its language code. */
   readonly language: string;
 }
 

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SimulstreamError } from '../errors.js';
+import { InvalidOptionError, SimulstreamError } from '../errors.js';
 import { silentLogger, type Logger } from '../server/logger.js';
 
 /**
@@ -16,10 +16,13 @@ export interface HttpServerOptions {
   /** 0 picks a free port. */
   readonly port: number;
   /**
-   * When set, every route needs it, as `Authorization: Bearer <token>` or `?token=<token>`;
-   * anything else gets 401.
+   * When set, every route of `handlers` needs it, as `Authorization: Bearer <token>` or
+   * `?token=<token>`; anything else gets 401 (unknown paths too).
    */
   readonly token?: string;
+  /** Routes that answer without the token, tried first (health checks, metrics: no transcript in them). */
+  readonly open?: readonly HttpHandler[];
+  /** Routes behind the token. */
   readonly handlers: readonly HttpHandler[];
   readonly logger?: Logger;
   /** Most simultaneous HTTP connections (event streams included). Default 256. */
@@ -42,7 +45,7 @@ export function hasToken(req: IncomingMessage, url: URL, token: string): boolean
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** A small HTTP server for health, metrics and the live page: handlers in order, then 404. */
+/** A small HTTP server for health, metrics and the live page: the open routes, then the token, the handlers in order, then 404. */
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const log = options.logger ?? silentLogger;
   const host = options.host ?? '127.0.0.1';
@@ -55,6 +58,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
+      for (const handle of options.open ?? []) if (await handle(req, res, url)) return;
       if (options.token !== undefined && !hasToken(req, url, options.token)) {
         res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': 'Bearer' }).end('unauthorized\n');
         return;
@@ -95,4 +99,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         server.closeAllConnections();
       }),
   };
+}
+
+/** Whether an address to bind is this machine's loopback only (`localhost`, 127.0.0.0/8, `::1`). */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/u, '$1');
+  return h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1' || /^127(\.\d{1,3}){3}$/u.test(h) || /^::ffff:127(\.\d{1,3}){3}$/u.test(h);
+}
+
+/**
+ * The rule for a port that serves transcripts: bound beyond loopback, it needs a token (a caller's
+ * words are not for whoever reaches the port). Throws the usage error that says so.
+ */
+export function requireTokenBeyondLoopback(host: string, token: string | undefined, flags: { host: string; token: string }): void {
+  if (token || isLoopback(host)) return;
+  throw new InvalidOptionError(
+    flags.token,
+    `the HTTP port on ${host} would publish every caller's live transcript to whoever reaches it: set ${flags.token} (or SIMULSTREAM_HTTP_TOKEN) or bind ${flags.host} to 127.0.0.1 (/healthz, /readyz and /metrics never need the token)`,
+  );
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimulstreamError } from '../errors.js';
+import { nearest } from '../util/nearest.js';
 import type { WhisperDims } from './dims.js';
 import type { AlignmentHead } from './whisper-graphs.js';
 
@@ -52,7 +53,11 @@ export function catalogModel(name: string): CatalogModel {
   const c = load();
   const m = c.models.find((x) => x.name === (c.aliases[name] ?? name));
   if (!m) {
-    throw new SimulstreamError('ERR_MODEL_NOT_FOUND', `unknown model "${name}"; known: ${c.models.map((x) => x.name).join(', ')} (or pass --model_path FILE)`);
+    const hint = nearest(name, [...c.models.map((x) => x.name), ...Object.keys(c.aliases)]);
+    throw new SimulstreamError(
+      'ERR_MODEL_NOT_FOUND',
+      `unknown model "${name}"${hint ? `; did you mean "${hint}"?` : ''} (known: ${c.models.map((x) => x.name).join(', ')}; or pass --model_path FILE)`,
+    );
   }
   return m;
 }

@@ -1,14 +1,24 @@
 /** The hyper-parameters of a Whisper model, as OpenAI's `ModelDimensions`. */
 export interface WhisperDims {
+  /** Mel bins of the log-mel input (80, or 128 for large-v3). */
   readonly n_mels: number;
+  /** Encoder positions of a 30 s window (1500). */
   readonly n_audio_ctx: number;
+  /** Encoder width. */
   readonly n_audio_state: number;
+  /** Encoder attention heads. */
   readonly n_audio_head: number;
+  /** Encoder layers. */
   readonly n_audio_layer: number;
+  /** Vocabulary size (51865 multilingual, 51864 English-only, 51866 large-v3). */
   readonly n_vocab: number;
+  /** Decoder positions (448 tokens). */
   readonly n_text_ctx: number;
+  /** Decoder width. */
   readonly n_text_state: number;
+  /** Decoder attention heads. */
   readonly n_text_head: number;
+  /** Decoder layers. */
   readonly n_text_layer: number;
 }
 

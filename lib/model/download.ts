@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import { SimulstreamError } from '../errors.js';
 import { hashFile } from '../util/hash.js';
 
@@ -26,7 +28,7 @@ export interface DownloadOptions {
 }
 
 /**
- * Downloads `url` to `dest`: into `dest.part`, resumed with an HTTP Range request when the
+ * Downloads `url` (http, https, or `file:` for a mirror on disk) to `dest`: into `dest.part`, resumed with an HTTP Range request when the
  * connection is cut (or when a previous run left a part), checked against its checksum, then
  * renamed into place, so `dest` is either absent or complete and verified. A checksum mismatch
  * deletes the part and throws ERR_CHECKSUM; a failed download throws ERR_DOWNLOAD and says where
@@ -39,7 +41,7 @@ export async function download(url: string, dest: string, opts: DownloadOptions 
   let lastError: Error | undefined;
   for (let attempt = 0; attempt <= retries; attempt++) {
     try {
-      await fetchInto(url, part, opts);
+      await (url.startsWith('file:') ? copyInto(url, part, opts) : fetchInto(url, part, opts));
       lastError = undefined;
       break;
     } catch (err) {
@@ -64,6 +66,24 @@ export async function download(url: string, dest: string, opts: DownloadOptions 
     }
   }
   fs.renameSync(part, dest);
+}
+
+/** A `file:` URL copied to `part` (a missing file is permanent: no retry). */
+async function copyInto(url: string, part: string, opts: DownloadOptions): Promise<void> {
+  const from = fileURLToPath(url);
+  let total: number;
+  try {
+    total = fs.statSync(from).size;
+  } catch (err) {
+    throw Object.assign(new Error((err as NodeJS.ErrnoException).code === 'ENOENT' ? `no such file ${from}` : (err as Error).message), { permanent: true });
+  }
+  let received = 0;
+  const src = fs.createReadStream(from, { highWaterMark: 1 << 22 });
+  src.on('data', (b: Buffer | string) => {
+    received += b.length;
+    opts.onProgress?.({ received, total });
+  });
+  await pipeline(src, fs.createWriteStream(part));
 }
 
 /** One attempt: appends to `part` from where it ends (Range), following redirects. */

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, InternalError } from '../errors.js';
 import { halfBitsToFloat } from '../util/half.js';
 import type { Checkpoint, StoredType, TensorInfo } from './checkpoint.js';
 import { DIM_NAMES, type WhisperDims, expectedTensorShapes } from './dims.js';
@@ -260,7 +260,7 @@ function dequantize(dv: DataView, type: StoredType, count: number): Float32Array
         break;
       }
       default:
-        throw new Error(`unreachable type ${type}`);
+        throw new InternalError(`unreachable ggml type ${type}`);
     }
   }
   return out;

@@ -1,5 +1,6 @@
 import type { Checkpoint, TensorInfo } from './checkpoint.js';
 import { OFFICIAL_DIMS, type WhisperDims, expectedTensorShapes } from './dims.js';
+import { InternalError, InvalidOptionError } from '../errors.js';
 
 /**
  * A Whisper checkpoint of any shape with seeded random weights, generated tensor by tensor
@@ -7,7 +8,7 @@ import { OFFICIAL_DIMS, type WhisperDims, expectedTensorShapes } from './dims.js
  */
 export function randomCheckpoint(dimsOrName: WhisperDims | string, seed = 1234): Checkpoint {
   const dims = typeof dimsOrName === 'string' ? OFFICIAL_DIMS[dimsOrName] : dimsOrName;
-  if (!dims) throw new Error(`unknown model shape ${String(dimsOrName)}`);
+  if (!dims) throw new InvalidOptionError('model', `unknown model shape ${String(dimsOrName)} (known: ${Object.keys(OFFICIAL_DIMS).join(', ')})`);
   const shapes = expectedTensorShapes(dims);
   const tensors = new Map<string, TensorInfo>();
   for (const [name, shape] of shapes) tensors.set(name, { shape, type: 'f32' });
@@ -20,7 +21,7 @@ export function randomCheckpoint(dimsOrName: WhisperDims | string, seed = 1234):
     contentKey: `random-${key}-${seed}`,
     read(name: string): Float32Array {
       const shape = shapes.get(name);
-      if (!shape) throw new Error(`no tensor ${name}`);
+      if (!shape) throw new InternalError(`the random checkpoint has no tensor ${name}`);
       const n = shape.reduce((a, b) => a * b, 1);
       const out = new Float32Array(n);
       if (name.endsWith('ln.weight') || name.endsWith('ln_post.weight')) return out.fill(1);

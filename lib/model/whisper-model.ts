@@ -4,6 +4,7 @@ import type { CompiledModel } from './compile.js';
 import type { WhisperDims } from './dims.js';
 import type { AlignmentHead } from './whisper-graphs.js';
 
+/** Where the model runs: the CPU, or CUDA (falling back to the CPU with one warning when it cannot start). */
 export type Device = 'cpu' | 'cuda';
 
 export interface SessionOptions {
@@ -85,6 +86,9 @@ export class WhisperModel {
     };
     try {
       if (opts.device === 'cuda') {
+        // ONNX Runtime's own logger prints a failed CUDA start (in colour, once per session) before
+        // we can say it once: its process-wide level is read when the first session is created
+        ort.env.logLevel = 'fatal';
         try {
           return await start('cuda');
         } catch (err) {

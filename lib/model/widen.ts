@@ -1,5 +1,6 @@
 import { halfToFloat } from '../util/half.js';
 import type { StoredType } from './checkpoint.js';
+import { InternalError } from '../errors.js';
 
 /** Widens `count` little-endian f32, f16, bf16 or f64 values to float32 (both readers use it). */
 export function widenToFloat32(raw: Uint8Array, type: StoredType, count: number): Float32Array {
@@ -20,6 +21,6 @@ export function widenToFloat32(raw: Uint8Array, type: StoredType, count: number)
       for (let i = 0; i < count; i++) out[i] = dv.getFloat64(i * 8, true);
       return out;
     default:
-      throw new Error(`${type} is a block format, not a plain float type`);
+      throw new InternalError(`${type} is a block format, not a plain float type`);
   }
 }

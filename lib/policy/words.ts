@@ -60,10 +60,15 @@ export function splitToWordTokens(tok: Tokenizer, tokens: readonly number[], lan
 
 /** A committed word with its times in the stream (seconds), from its tokens' most-attended frames. */
 export interface TimedWord {
+  /** Seconds of the stream's audio: its first token's most-attended frame. */
   readonly start: number;
+  /** Seconds of the stream's audio: its last token's most-attended frame. */
   readonly end: number;
+  /** The word as decoded (with its leading space). */
   readonly text: string;
+  /** Its tokens. */
   readonly tokens: readonly number[];
+  /** Its UTF-8 bytes. */
   readonly bytes: Uint8Array;
 }
 

@@ -1,5 +1,6 @@
 /** Log levels, as Python's logging names them (SimulStreaming's `--log-level`). */
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
+/** A log level, as Python's logging names it. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
@@ -7,15 +8,23 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * format does not). `client` is the peer as the text lines print it, `call_uuid` a FreeSWITCH call.
  */
 export type LogContext = Readonly<Record<string, string | number | boolean>> & {
+  /** The server's client, as the text lines print it: `('127.0.0.1', 54321)`. */
   readonly client?: string;
+  /** A FreeSWITCH call's `Unique-ID`. */
   readonly call_uuid?: string;
 };
 
+/** Where simulstream's components log: one method per level (pass your own, or {@link createLogger}'s). */
 export interface Logger {
+  /** Detail: each line sent, each connection's bytes. */
   debug(msg: string): void;
+  /** What happens: a client connected, a call started. */
   info(msg: string): void;
+  /** Something went wrong for one client or call, which goes on. */
   warning(msg: string): void;
+  /** Something failed for one client or call. */
   error(msg: string): void;
+  /** The process cannot go on. */
   critical(msg: string): void;
   /** A logger whose lines also carry `context`. Optional: loggers without it print no fields. */
   child?(context: LogContext): Logger;

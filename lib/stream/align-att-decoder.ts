@@ -49,6 +49,7 @@ export class AlignAttDecoder extends Transform {
   merged = 0;
 
   constructor(
+    /** The stream's policy state. */
     readonly session: AlignAttSession,
     opts: AlignAttDecoderOptions = {},
   ) {
@@ -59,10 +60,12 @@ export class AlignAttDecoder extends Transform {
     this.onUpdate = opts.onUpdate;
   }
 
+  /** @internal */
   override _transform(chunk: AudioChunk, _enc: BufferEncoding, done: TransformCallback): void {
     this.handle(chunk).then(() => done(), done);
   }
 
+  /** @internal */
   override _writev(chunks: { chunk: AudioChunk }[], done: (err?: Error | null) => void): void {
     const list = chunks.map((c) => c.chunk);
     const groups = this.catchUp?.() ? mergeable(list) : list.map((c) => [c]);
@@ -74,6 +77,7 @@ export class AlignAttDecoder extends Transform {
     })().then(() => done(), done);
   }
 
+  /** @internal */
   override _read(size: number): void {
     const r = this.reader;
     this.reader = null;
@@ -81,6 +85,7 @@ export class AlignAttDecoder extends Transform {
     super._read(size);
   }
 
+  /** @internal */
   override _flush(done: TransformCallback): void {
     if (this.finished || !this.finalPass) {
       done();
@@ -90,6 +95,7 @@ export class AlignAttDecoder extends Transform {
     this.session.finish().then((u) => done(null, this.stamp(u, undefined)), done);
   }
 
+  /** @internal */
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
     this.reader?.();
     done(err);

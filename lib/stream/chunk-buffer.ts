@@ -5,7 +5,9 @@ import { InvalidOptionError } from '../errors.js';
 
 /** A piece of audio for the policy; `last` marks the end of the stream. */
 export interface AudioChunk {
+  /** 16 kHz mono float samples. */
   readonly samples: Float32Array;
+  /** The end of the stream: the final pass runs on it. */
   readonly last: boolean;
   /** The end of an utterance (voice activity control): final pass, then a fresh context. */
   readonly utteranceEnd?: boolean;
@@ -31,6 +33,7 @@ export type Chunking = 'exact' | 'simulstreaming';
 
 /** Samples → chunks of `minChunkSize` seconds (see {@link Chunking}). */
 export class ChunkBuffer extends Transform {
+  /** Samples per chunk (`exact` chunking). */
   readonly chunkSamples: number;
   private pending: Float32Array;
   private filled = 0;
@@ -42,7 +45,9 @@ export class ChunkBuffer extends Transform {
   private received = 0;
 
   constructor(
+    /** Seconds per chunk. */
     readonly minChunkSize: number = DEFAULTS.minChunkSize,
+    /** Where chunks end. */
     readonly chunking: Chunking = 'exact',
   ) {
     super({ objectMode: true });
@@ -58,6 +63,7 @@ export class ChunkBuffer extends Transform {
     return Math.max(1, Math.trunc(this.chunkEnd * SAMPLE_RATE) - this.boundary);
   }
 
+  /** @internal */
   override _transform(samples: Float32Array, _enc: BufferEncoding, done: TransformCallback): void {
     let i = 0;
     this.received += samples.length;
@@ -79,6 +85,7 @@ export class ChunkBuffer extends Transform {
     done();
   }
 
+  /** @internal */
   override _flush(done: TransformCallback): void {
     const rest = this.pending.slice(0, this.filled);
     if (this.chunking === 'exact') {

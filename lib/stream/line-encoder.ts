@@ -31,6 +31,7 @@ export function encodeError(code: string, message: string): string {
   return `${JSON.stringify({ error: { code, message } })}\n`;
 }
 
+/** Options of the {@link LineEncoder} stage. */
 export interface LineEncoderOptions {
   /** Default `text`. */
   readonly format?: OutputFormat;
@@ -61,6 +62,7 @@ export class LineEncoder extends Transform {
     this.onLine = opts.onLine;
   }
 
+  /** @internal */
   override _transform(item: Segment, _enc: BufferEncoding, done: TransformCallback): void {
     const line = encodeSegment(item, this.format, this.emissionTime(), this.vac);
     this.onLine?.(line, item);

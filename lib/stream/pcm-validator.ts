@@ -18,6 +18,7 @@ export class PcmValidator extends Transform {
     super({ writableObjectMode: false, readableObjectMode: true });
   }
 
+  /** @internal */
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
     let buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
     if (this.carry.length > 0) buf = Buffer.concat([this.carry, buf]);
@@ -48,6 +49,7 @@ export class PcmValidator extends Transform {
     done();
   }
 
+  /** @internal */
   override _flush(done: TransformCallback): void {
     if (!this.checked && this.carry.length > 0) {
       // a stream shorter than a WAV header: plain samples after all

@@ -4,10 +4,15 @@ import type { EmittedUpdate } from './align-att-decoder.js';
 
 /** A line of output before character checks: times in seconds, text as UTF-8 bytes. */
 export interface RawSegment {
+  /** Seconds of the stream's audio. */
   readonly start: number;
+  /** Seconds of the stream's audio. */
   readonly end: number;
+  /** The text's UTF-8 bytes (a token may end inside a character). */
   readonly bytes: Uint8Array;
+  /** The words of the update. */
   readonly words: readonly TimedWord[];
+  /** From a final pass. */
   readonly final: boolean;
   /** When it was emitted, in the audio's clock (seconds); see `EmittedUpdate.emitted`. */
   readonly emitted: number;
@@ -30,6 +35,7 @@ export class SegmentFormatter extends Transform {
     this.utteranceEnds = opts.utteranceEnds ?? false;
   }
 
+  /** @internal */
   override _transform(u: EmittedUpdate, _enc: BufferEncoding, done: TransformCallback): void {
     if (u.bytes.length === 0 || u.words.length === 0) {
       if (!(this.utteranceEnds && u.final)) return done();

@@ -47,7 +47,10 @@ export const TRANSCRIBER_OPTION_KEYS = [
 ] as const satisfies readonly (keyof TranscriberOptions)[];
 
 /** A transcriber: raw s16le 16 kHz mono bytes in, lines (or segments) out. */
-export type Transcriber = Duplex & { readonly session: AlignAttSession };
+export type Transcriber = Duplex & {
+  /** The stream's policy state (its buffer, context, language). */
+  readonly session: AlignAttSession;
+};
 
 /**
  * The streaming pipeline as one Duplex:

@@ -4,9 +4,13 @@ import type { RawSegment } from './segment-formatter.js';
 
 /** A transcript segment: times in milliseconds, whole characters only. */
 export interface Segment {
+  /** Where the line starts in the stream's audio (ms). */
   readonly startMs: number;
+  /** Where it ends (ms); at the end of the stream, all the audio received. */
   readonly endMs: number;
+  /** The text as decoded (usually with a leading space), whole characters only. */
   readonly text: string;
+  /** Its words, timed by their tokens' most-attended frames. */
   readonly words: readonly TimedWord[];
   /** From a final pass: the end of the stream, or with voice activity control the end of an utterance. */
   readonly final: boolean;
@@ -31,6 +35,7 @@ export class Utf8Carry extends Transform {
   /** The last segment passed on, for the held bytes at the end. */
   private previous: RawSegment | null = null;
 
+  /** @internal */
   override _transform(seg: RawSegment, _enc: BufferEncoding, done: TransformCallback): void {
     const bytes = this.held.length ? Buffer.concat([this.held, seg.bytes]) : seg.bytes;
     const cut = bytes.length - incompleteTail(bytes);
@@ -47,6 +52,7 @@ export class Utf8Carry extends Transform {
   /**
    * A character still incomplete at the end of the stream becomes U+FFFD (as `StringDecoder.end()`
    * does), in a last segment at the previous one's end: nothing is dropped silently.
+   * @internal
    */
   override _flush(done: TransformCallback): void {
     const held = this.held;

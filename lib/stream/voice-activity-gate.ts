@@ -6,7 +6,9 @@ import { VAD_WINDOW, type SileroVad, type VadStream } from '../vad/silero-vad.js
 import { VadIterator, type VadIteratorOptions } from '../vad/vad-iterator.js';
 import type { AudioChunk } from './chunk-buffer.js';
 
+/** Options of the {@link VoiceActivityGate} stage. */
 export interface VoiceActivityGateOptions extends VadIteratorOptions {
+  /** The detector, loaded once with `SileroVad.load()` and shared. */
   readonly vad: SileroVad;
   /** Seconds of speech per policy iteration. Default 1.2. */
   readonly minChunkSize?: number;
@@ -55,10 +57,12 @@ export class VoiceActivityGate extends Transform {
     this.keep = Math.round((opts.keepSilence ?? 1) * SAMPLE_RATE);
   }
 
+  /** @internal */
   override _transform(samples: Float32Array, _enc: BufferEncoding, done: TransformCallback): void {
     this.feed(samples).then(() => done(), done);
   }
 
+  /** @internal */
   override _flush(done: TransformCallback): void {
     if (this.carry.length > 0) this.append(this.carry);
     this.position += this.carry.length;

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { SimulstreamError } from '../errors.js';
-import { LANGUAGES } from './languages.js';
+import { InternalError, SimulstreamError } from '../errors.js';
+import { LANGUAGES, unknownLanguageMessage } from './languages.js';
 
 /** GPT-2 / Whisper pre-tokenisation pattern (tiktoken's pat_str). */
 const PIECES = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -80,7 +80,7 @@ export class Tokenizer {
   /** The `<|xx|>` token of a language code. */
   languageToken(code: string): number {
     const i = this.languages.indexOf(code);
-    if (i < 0) throw new SimulstreamError('ERR_UNKNOWN_LANGUAGE', `unknown language "${code}"; known: ${this.languages.join(', ')}`);
+    if (i < 0) throw new SimulstreamError('ERR_UNKNOWN_LANGUAGE', unknownLanguageMessage(code, this.languages));
     return this.special.sot + 1 + i;
   }
 
@@ -127,7 +127,7 @@ export class Tokenizer {
     }
     for (const p of parts) {
       const r = this.ranks.get(p);
-      if (r === undefined) throw new Error(`tokenizer: no rank for byte sequence ${JSON.stringify(p)}`);
+      if (r === undefined) throw new InternalError(`tokenizer: no rank for byte sequence ${JSON.stringify(p)}`);
       out.push(r);
     }
   }

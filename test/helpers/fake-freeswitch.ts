@@ -19,6 +19,11 @@ export interface FakeCall {
   /** What the callee says (default: silence). */
   readonly calleeAudio?: Int16Array;
   readonly rate: 8000 | 16000;
+  /**
+   * The call's audio starts once this many recordings have started (default 1), so that the
+   * recordings of `--legs both` all begin at the audio's first sample whatever the commands' timing.
+   */
+  readonly legsRecorded?: number;
 }
 
 interface CallState extends FakeCall {
@@ -57,6 +62,8 @@ export class FakeFreeswitch {
   readonly calls = new Map<string, CallState>();
   /** Whether `enable_file_write_buffering=false` is honoured (an old FreeSWITCH ignores it). */
   honourBufferingVar = true;
+  /** Replies to `api` commands that override the fake's own (a FreeSWITCH in trouble). */
+  readonly apiReplies = new Map<string, string>();
   /** Audio of calls placed with `originate`. */
   originateAudio: FakeCall['audio'] | null = null;
   private server: net.Server | null = null;
@@ -89,8 +96,18 @@ export class FakeFreeswitch {
 
   /** FreeSWITCH "restarts": every event socket is closed, the port refuses connections for `downMs`. */
   async restart(downMs: number): Promise<void> {
-    await this.dropAll();
+    await this.down();
     await new Promise((r) => setTimeout(r, downMs));
+    await this.up();
+  }
+
+  /** FreeSWITCH goes away (its calls go on): every event socket is closed, the port refuses connections. */
+  async down(): Promise<void> {
+    await this.dropAll();
+  }
+
+  /** FreeSWITCH is back on its port after {@link down}. */
+  async up(): Promise<void> {
     await this.start(this.port);
   }
 
@@ -228,6 +245,8 @@ export class FakeFreeswitch {
   }
 
   private api(cmd: string): string {
+    const canned = this.apiReplies.get(cmd);
+    if (canned !== undefined) return canned;
     const [name, ...a] = cmd.split(' ');
     const call = this.calls.get(a[0] ?? '');
     switch (name) {
@@ -247,6 +266,8 @@ export class FakeFreeswitch {
       case 'uuid_record':
         return this.record(call, a.slice(1));
       case 'show':
+        // with no channel FreeSWITCH answers {"row_count":0}, without "rows"
+        if (this.calls.size === 0) return JSON.stringify({ row_count: 0 });
         return JSON.stringify({
           row_count: this.calls.size,
           rows: [...this.calls.values()].map((c) => ({
@@ -288,10 +309,10 @@ export class FakeFreeswitch {
     const mode = rv.get('RECORD_READ_ONLY') === 'true' ? 'read' : rv.get('RECORD_WRITE_ONLY') === 'true' ? 'write' : 'mixed';
     fs.writeFileSync(path, Buffer.alloc(0));
     const now = performance.now();
-    call.audioStart ??= now;
+    if (call.recordings.length + 1 >= (call.legsRecorded ?? 1)) call.audioStart ??= now;
     const rec: Recording = { path, mode, rate, buffered: !this.honourBufferingVar || rv.get('enable_file_write_buffering') !== 'false', written: 0, pending: [], pendingBytes: 0, stopped: false };
     // a recording begins at the current point of the call (the first one, at the audio's first sample)
-    rec.written = Math.floor(((now - call.audioStart) / 1000) * rate);
+    rec.written = call.audioStart === null ? 0 : Math.floor(((now - call.audioStart) / 1000) * rate);
     call.recordings.push(rec);
     this.broadcast({ ...this.channelHeaders(call, 'RECORD_START'), 'Record-File-Path': path });
     return '+OK Success\n';
