@@ -1,12 +1,15 @@
 // End-to-end load: N clients replay audio into the server at real-time pace, concurrently.
-//   npm run bench:server -- [--model toy|tiny|FILE] [--streams 8[,12,…]] [--seconds 60] [--find-max] [--protocol tcp|ws|ws-stereo]
+//   npm run bench:server -- [--model toy|NAME|FILE] [--streams 8[,12,…]] [--seconds 60] [--find-max] [--profile] [--protocol tcp|ws|ws-stereo]
 // `--protocol ws`: each client is a mod_audio_stream call on the WebSocket port (20 ms frames);
 // `ws-stereo`: N/2 stereo calls (N streams: each call's two legs).
 // Reports, per N: every stream's 90th-percentile emission lag (from the moment the audio up to a
 // word's end reached the server to the moment its line was sent), lines, CPU use and memory. `--find-max` searches the largest N for which
 // every stream's p90 lag stays under --max-lag (2 s): doubling, then bisection.
-// Models: `toy` (test/fixtures, trained here), `tiny` (random weights of whisper tiny's shape:
-// same compute as the real tiny; its text is noise), or a .pt/ggml file.
+// Models: `toy` (test/fixtures, trained here), any catalog name (`tiny`, `base`, `small`, …: random
+// weights of that model's shape, the same compute as the real one; its text is noise), or a
+// .pt/ggml file. `--profile` prints, for each N, where one mean policy iteration's time went
+// (log-mel, encoder, decoder steps, policy work on the JS thread, queue wait, idle).
+import fs from 'node:fs';
 import net from 'node:net';
 import { WebSocket } from 'ws';
 import os from 'node:os';
@@ -16,8 +19,13 @@ import { readAudioFile } from '../lib/audio/wav.js';
 import { floatArg, intArg } from '../lib/cli/options.js';
 import { percentile } from '../lib/eval/lag.js';
 import { readManifest } from '../lib/eval/manifest.js';
-import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
+import type { EncoderWindow } from '../lib/decode/align-att.js';
+import { catalogModel } from '../lib/model/catalog.js';
+import { OFFICIAL_DIMS } from '../lib/model/dims.js';
+import { loadModel, type LoadedModel, type LoadModelOptions } from '../lib/model/load-model.js';
 import { randomCheckpoint } from '../lib/model/random-checkpoint.js';
+import type { ServerObserver } from '../lib/server/observer.js';
+import { iterationProfiler } from './iteration-profile.js';
 import { createServer, type ClientInfo } from '../lib/server/server.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
 import { transcriber, type Transcriber } from '../lib/stream/transcriber.js';
@@ -123,7 +131,19 @@ function interleave(l: Buffer, r: Buffer): Buffer {
   return out;
 }
 
-async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSize: number; maxLag: number; language: string; parallel: number; catchUp: boolean; protocol?: Protocol }): Promise<RunResult> {
+interface RunOptions {
+  seconds: number;
+  minChunkSize: number;
+  maxLag: number;
+  language: string;
+  parallel: number;
+  catchUp: boolean;
+  encoderWindow: EncoderWindow;
+  observers?: readonly ServerObserver[];
+  protocol?: Protocol;
+}
+
+async function run(lm: LoadedModel, n: number, o: RunOptions): Promise<RunResult & { wallMs: number }> {
   // a word's emission lag: its line's emission − when the audio up to the word's end reached the
   // server. Word ends are clamped into the chunk that produced the line: a model whose attention
   // is not aligned (the toy and random models) cannot put a word outside the audio it was decoded from.
@@ -142,7 +162,20 @@ async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSiz
     }
   };
   const protocol = o.protocol ?? 'tcp';
-  const server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...(protocol === 'tcp' ? {} : { wsPort: 0 }), language: o.language, minChunkSize: o.minChunkSize, maxConnections: n + 1, parallelIterations: o.parallel, catchUp: o.catchUp, onSegment });
+  const server = createServer({
+    model: lm,
+    host: '127.0.0.1',
+    port: 0,
+    ...(protocol === 'tcp' ? {} : { wsPort: 0 }),
+    language: o.language,
+    minChunkSize: o.minChunkSize,
+    maxConnections: n + 1,
+    parallelIterations: o.parallel,
+    catchUp: o.catchUp,
+    encoderWindow: o.encoderWindow,
+    onSegment,
+    ...(o.observers ? { observers: o.observers } : {}),
+  });
   const addresses = await server.listen();
   const { port } = addresses;
   const wsPort = addresses.ws?.port ?? 0;
@@ -173,6 +206,7 @@ async function run(lm: LoadedModel, n: number, o: { seconds: number; minChunkSiz
   const p90s = all.map((l) => percentile(l, 90)).filter((x) => !Number.isNaN(x));
   const worst = p90s.length ? Math.max(...p90s) : Number.NaN;
   return {
+    wallMs: wall * 1000,
     streams: n,
     worstP90: worst,
     medianP90: percentile(p90s, 50),
@@ -223,7 +257,7 @@ function row(r: RunResult): string {
 }
 
 const program = new Command('bench:server')
-  .option('--model <model>', 'toy, tiny (random weights, tiny\'s shape) or a .pt/ggml file', 'toy')
+  .option('--model <model>', 'toy, a catalog name (tiny, base, small, …: random weights of its shape) or a .pt/ggml file', 'toy')
   .option('--streams <list>', 'concurrent streams, comma-separated', '8')
   .option('--seconds <s>', 'audio per stream', floatArg(5, 3600), 60)
   .option('--min-chunk-size <s>', 'policy chunk', floatArg(0.1, 30), 1.2)
@@ -234,30 +268,52 @@ const program = new Command('bench:server')
   .option('--no-catch-up', 'do not merge the waiting chunks of a stream that fell behind')
   .option('--parallel <n>', 'policy iterations the server runs at once (its parallelIterations)', intArg(1, 64), 1)
   .option('--memory <n>', 'also measure memory per stream with N open streams holding 30 s each', intArg(1, 1000))
+  .option('--quantize <type>', 'int8: 8-bit matmuls (see README, "Models")')
+  .option('--encoder-window <s>', "30 (Whisper's, default) or auto (fitted to the buffer)", '30')
+  .option('--profile', 'print where one mean policy iteration\'s time goes at each N', false)
   .option('--json', 'print the results as JSON', false)
   .option('--protocol <p>', 'tcp (SimulStreaming\'s protocol), ws (mod_audio_stream calls, mono), ws-stereo (N/2 stereo calls)', 'tcp')
   .action(async (o: Record<string, unknown>) => {
     const cacheDir = tempDir('simulstream-bench-');
     const threads = o.threads as number;
-    const lm =
-      o.model === 'toy'
-        ? await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir, threads })
-        : o.model === 'tiny'
-          ? await loadModel({ checkpoint: randomCheckpoint('tiny'), cacheDir, threads })
-          : await loadModel({ modelPath: o.model as string, cacheDir, threads });
+    if (o.quantize !== undefined && o.quantize !== 'int8') throw new Error('--quantize: only int8');
+    if (o.encoderWindow !== '30' && o.encoderWindow !== 'auto') throw new Error('--encoder-window: 30 or auto');
     const protocol = o.protocol as Protocol;
     if (!['tcp', 'ws', 'ws-stereo'].includes(protocol)) throw new Error(`--protocol: tcp, ws or ws-stereo, got ${protocol}`);
-    const opts = { seconds: o.seconds as number, minChunkSize: o.minChunkSize as number, maxLag: o.maxLag as number, language: 'fr', parallel: o.parallel as number, catchUp: o.catchUp as boolean, protocol };
+    const name = o.model as string;
+    const common: LoadModelOptions = { cacheDir, threads, ...(o.quantize ? { precision: 'int8' as const } : {}) };
+    let lm: LoadedModel;
+    if (name === 'toy') lm = await loadModel({ ...common, modelPath: path.join(TOY, 'ggml-toy.bin') });
+    else if (fs.existsSync(name)) lm = await loadModel({ ...common, modelPath: name });
+    else {
+      const m = catalogModel(name); // ERR_MODEL_NOT_FOUND lists the known names
+      lm = await loadModel({ ...common, checkpoint: randomCheckpoint(OFFICIAL_DIMS[m.name] ? m.name : m.dims), alignmentHeads: m.alignmentHeads });
+    }
+    const profiler = o.profile ? iterationProfiler(lm) : undefined;
+    if (profiler) lm = profiler.model;
+    const opts: RunOptions = {
+      seconds: o.seconds as number,
+      minChunkSize: o.minChunkSize as number,
+      maxLag: o.maxLag as number,
+      language: 'fr',
+      parallel: o.parallel as number,
+      catchUp: o.catchUp as boolean,
+      encoderWindow: o.encoderWindow === 'auto' ? 'auto' : 'full',
+      ...(profiler ? { observers: [profiler.observer] } : {}),
+      protocol,
+    };
     const cpus = os.cpus();
-    console.log(`model ${String(o.model)}, protocol ${protocol}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.parallel} iteration(s) at once, ${threads || 'default'} ONNX threads, catch-up ${opts.catchUp ? 'on' : 'off'}; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
+    console.log(`model ${name}${o.quantize ? ' int8' : ''}, protocol ${protocol}, encoder window ${String(o.encoderWindow)}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.parallel} iteration(s) at once, ${threads || 'default'} ONNX threads, catch-up ${opts.catchUp ? 'on' : 'off'}; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
     console.log('| streams | worst p90 lag | median p90 | max lag | words | CPU (cores) | peak RSS | p90 < ' + `${opts.maxLag} s |`);
     console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
     await run(lm, 1, { ...opts, seconds: 5 }); // warm-up: ONNX Runtime's arenas, JIT
     const results: RunResult[] = [];
     const probe = async (n: number): Promise<RunResult> => {
+      profiler?.reset();
       const r = await run(lm, n, opts);
       results.push(r);
       console.log(row(r));
+      if (profiler) console.log(`\nprofile at ${n} stream(s): ${profiler.report(r.wallMs, opts.parallel)}\n`);
       return r;
     };
     if (o.findMax) {

@@ -31,6 +31,8 @@ export const DEFAULTS = Object.freeze({
   audioMinLen: 0,
   /** Hold back the last word of each iteration (`--never_fire`). */
   neverFire: false,
+  /** The encoder's window: `full`, Whisper's 30 s (SimulStreaming's), or `auto`, fitted to the buffer (opt-in). */
+  encoderWindow: 'full' as 'full' | 'auto',
   // --- our differences from SimulStreaming (each has its own option; `--compat simulstreaming` turns them off) ---
   /** Cut a decoding loop (an n-gram repeated ≥ 3 times over ≥ 12 tokens), keeping one copy. */
   repetitionGuard: true,

@@ -46,6 +46,38 @@ describe('AlignAtt policy (scripted decoder, hand-made attention)', () => {
     assert.deepEqual(u3.tokens, []);
   });
 
+  it('with --encoder-window auto encodes the buffer rounded up to 2 s, with the same words at the same times', async () => {
+    const probe = new FakeModel([]);
+    const [a, b, c, d] = words(probe, ' Bonjour', ' à', ' vous', ' tous');
+    const run = async (encoderWindow: 'full' | 'auto'): Promise<{ windows: number[]; words: [string, number, number][] }> => {
+      const fake = new FakeModel(script([a!, b!, c!, d!], [5, 15, 40, 70]));
+      const s = new AlignAttSession(fake.asLoadedModel(), { language: 'fr', encoderWindow });
+      const windows: number[] = [];
+      const out: [string, number, number][] = [];
+      for (const step of [() => s.process(audio(1.2)), () => s.process(audio(1.2)), () => s.finish()]) {
+        const u = await step();
+        windows.push(fake.windowFrames);
+        out.push(...u.words.map((w): [string, number, number] => [w.text, w.start, w.end]));
+      }
+      return { windows, words: out };
+    };
+    const full = await run('full');
+    const auto = await run('auto');
+    assert.deepEqual(full.windows, [1500, 1500, 1500]);
+    // 1.2 s and 2.4 s of audio: 2 s (100 encoder frames), then 4 s (200)
+    assert.deepEqual(auto.windows, [100, 200, 200]);
+    assert.deepEqual(auto.words, full.words);
+    assert.equal(full.words.length, 4);
+  });
+
+  it('rejects an unknown encoder window with ERR_INVALID_OPTION', () => {
+    const fake = new FakeModel([]);
+    assert.throws(
+      () => new AlignAttSession(fake.asLoadedModel(), { encoderWindow: '10' as 'auto' }),
+      (e: Error & { code?: string }) => e.code === 'ERR_INVALID_OPTION' && /--encoder-window/.test(e.message),
+    );
+  });
+
   it('writes SimulStreaming --out-txt lines with its line times', async () => {
     const probe = new FakeModel([]);
     const [a, b, c, d] = words(probe, ' Bonjour', ' à', ' vous', ' tous');

@@ -12,10 +12,18 @@ import { SimulstreamError } from '../lib/errors.js';
 import { catalogFile, catalogModel, catalogModels, type CatalogFile } from '../lib/model/catalog.js';
 import { download } from '../lib/model/download.js';
 import { cacheState, listModels, mirrorBase, pullModel, removeModel, verifyCachedFile } from '../lib/model/model-cache.js';
-import { quantizeColumns } from '../lib/model/compile.js';
 import { readAudioFile } from '../lib/audio/wav.js';
-import { loadModel } from '../lib/model/load-model.js';
-import { TOY, relativeError, tempDir, testCacheDir } from './helpers/fixtures.js';
+import { fittedWindowFrames } from '../lib/audio/mel.js';
+import { blankTokens, openaiSuppressTokens } from '../lib/decode/logit-filters.js';
+import { decodeWindow } from '../lib/decode/search.js';
+import { nextTokenAgreement } from '../lib/eval/agreement.js';
+import { compileCheckpoint, quantizeColumns } from '../lib/model/compile.js';
+import { int8WeightBitsForThisCpu } from '../lib/model/cpu-features.js';
+import { DEFAULT_INT8_GROUPS } from '../lib/model/int8-layers.js';
+import { openCheckpoint } from '../lib/model/load-checkpoint.js';
+import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
+import onnxProto from 'onnx-proto';
+import { TOY, relativeError, tempDir, testCacheDir, toyClipsManifest } from './helpers/fixtures.js';
 
 /** A file server with Range support; `cutAfter` drops the first connection after that many bytes. */
 function fileServer(files: Record<string, Buffer>): { start(): Promise<string>; stop(): Promise<void>; cutAfter: number; requests: string[] } {
@@ -151,12 +159,26 @@ describe('download and models pull (local HTTP server)', () => {
 });
 
 describe('int8 quantization', () => {
-  it('quantizes per output column, symmetric, within half a step', () => {
-    const w = Float32Array.from([0.5, -2, 0.25, 1, 0, -0.5]); // [K=3, N=2]
-    const { q, scale } = quantizeColumns(w, 3, 2);
-    assert.deepEqual([...scale].map((s) => +(s * 127).toFixed(6)), [0.5, 2]);
-    assert.deepEqual([...q], [127, -127, 64, 64, 0, -32]);
-    for (let i = 0; i < w.length; i++) assert.ok(Math.abs(q[i]! * scale[i % 2]! - w[i]!) <= scale[i % 2]! / 2 + 1e-7);
+  it('quantizes per output column, symmetric, within half a step, to 8 or 7 bits of magnitude', () => {
+    const w = Float32Array.from([0.5, -2, 0.3, 1.2, 0, -0.5]); // [K=3, N=2]
+    for (const [max, expected] of [
+      [127, [127, -127, 76, 76, 0, -32]],
+      [63, [63, -63, 38, 38, 0, -16]],
+    ] as const) {
+      const { q, scale } = quantizeColumns(w, 3, 2, max);
+      assert.deepEqual([...scale].map((s) => +(s * max).toFixed(6)), [0.5, 2]);
+      assert.deepEqual([...q], expected);
+      for (let i = 0; i < w.length; i++) assert.ok(Math.abs(q[i]! * scale[i % 2]! - w[i]!) <= scale[i % 2]! / 2 + 1e-7);
+    }
+  });
+
+  it('keeps 8 bits where the CPU has VNNI (or is not x86), 7 where MLAS would saturate or the flags are unknown', () => {
+    const flags = (f: string) => () => `processor\t: 0\nflags\t\t: fpu avx2 ${f} sse4_2\n`;
+    assert.equal(int8WeightBitsForThisCpu('x64', flags('avx512f avx512_vnni')), 8);
+    assert.equal(int8WeightBitsForThisCpu('x64', flags('avx_vnni')), 8);
+    assert.equal(int8WeightBitsForThisCpu('x64', flags('avx512f avx512bw')), 7);
+    assert.equal(int8WeightBitsForThisCpu('x64', () => { throw new Error('ENOENT'); }), 7);
+    assert.equal(int8WeightBitsForThisCpu('arm64', flags('')), 8);
   });
 });
 
@@ -185,6 +207,78 @@ describe('int8 and devices on the toy model', () => {
       await fp32.release();
       await int8.release();
     }
+  });
+});
+
+describe('int8 groups and fitted windows on the toy model', () => {
+  let fp32: LoadedModel;
+  let int8: LoadedModel;
+  before(async () => {
+    const common = { modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() } as const;
+    fp32 = await loadModel(common);
+    int8 = await loadModel({ ...common, precision: 'int8' });
+  });
+  after(async () => {
+    await fp32.release();
+    await int8.release();
+  });
+
+  it('the default int8 set runs these matmuls in 8 bits, and the others in float32', async () => {
+    const ckpt = await openCheckpoint(path.join(TOY, 'ggml-toy.bin'));
+    const compiled = await compileCheckpoint(ckpt, { cacheDir: testCacheDir(), alignmentHeads: [[1, 2], [1, 3]], precision: 'int8' }).finally(() => ckpt.close());
+    assert.deepEqual(compiled.int8Groups, DEFAULT_INT8_GROUPS);
+    const quantized = (file: string): string[] =>
+      onnxProto.onnx.ModelProto.decode(fs.readFileSync(file))
+        .graph!.node!.filter((n) => n.opType === 'DynamicQuantizeMatMul')
+        .map((n) => n.input![1]!.replace(/\.q8$/, ''));
+    // 4 encoder blocks: fused q/k/v, attention out, MLP out; the cross K/V of both decoder layers, fused
+    assert.deepEqual(quantized(compiled.encoderPath).sort(), [
+      ...[0, 1, 2, 3].flatMap((i) => [`encoder.blocks.${i}.attn.out`, `encoder.blocks.${i}.attn.qkv`, `encoder.blocks.${i}.mlp.2`]),
+      'decoder.cross_kv',
+    ].sort());
+    // 2 decoder blocks: cross-attention query and out, both MLP layers; the logits
+    assert.deepEqual(quantized(compiled.decoderPath).sort(), [
+      ...[0, 1].flatMap((i) => [`decoder.blocks.${i}.cross_attn.out`, `decoder.blocks.${i}.cross_attn.query`, `decoder.blocks.${i}.mlp.0`, `decoder.blocks.${i}.mlp.2`]),
+      'decoder.logits',
+    ].sort());
+  });
+
+  it('int8 agrees with float32 on the next token at 97 % or more of the positions of the bundled clips (teacher-forced)', async () => {
+    const tok = fp32.tokenizer;
+    const suppressTokens = openaiSuppressTokens(tok);
+    let positions = 0;
+    let agreements = 0;
+    let klSum = 0;
+    for (const e of toyClipsManifest()) {
+      const mel = fp32.createMel().compute(readAudioFile(e.audio).samples);
+      const audio = await fp32.model.encode(mel);
+      const initial = [tok.special.sot, tok.languageToken(e.language), tok.special.transcribe, tok.special.noTimestamps];
+      const greedy = await decodeWindow(fp32.model, audio, initial, 1, { suppressTokens, suppressAtBegin: blankTokens(tok), eot: tok.special.eot });
+      const r = await nextTokenAgreement({ model: fp32.model, audio }, { model: int8.model, audio: await int8.model.encode(mel) }, [...initial, ...greedy.tokens], greedy.tokens.length + 1, suppressTokens);
+      positions += r.positions;
+      agreements += r.agreements;
+      klSum += r.klSum;
+    }
+    assert.ok(positions > 60, `${positions} positions`);
+    assert.ok(agreements / positions >= 0.97, `agreement ${agreements}/${positions}`);
+    assert.ok(klSum / positions < 5e-3, `mean KL ${klSum / positions}`);
+  });
+
+  it('the encoder takes a window fitted to the audio: cross K/V and the alignment attention have its frames', async () => {
+    const samples = readAudioFile(path.join(TOY, 'fr-000.wav')).samples;
+    const frames = fittedWindowFrames(samples.length);
+    assert.equal(frames, 2 * Math.ceil(samples.length / 32000) * 100);
+    for (const lm of [fp32, int8]) {
+      const audio = await lm.model.encode(lm.createMel().compute(samples, frames));
+      assert.equal(audio.frames, frames / 2);
+      assert.deepEqual(audio.crossK[0]!.dims, [1, 4, 32, frames / 2]);
+      assert.deepEqual(audio.crossV[1]!.dims, [1, 4, frames / 2, 32]);
+      const tok = lm.tokenizer;
+      const prefix = [tok.special.sot, tok.languageToken('fr'), tok.special.transcribe, tok.special.noTimestamps];
+      const out = await lm.model.decode({ tokens: [prefix], cache: lm.model.emptyCache(), audio });
+      assert.equal(out.attention.length, lm.alignmentHeads.length * prefix.length * (frames / 2));
+    }
+    await assert.rejects(fp32.model.encode(new Float32Array(80 * 3001)), RangeError);
   });
 });
 

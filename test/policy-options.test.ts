@@ -30,6 +30,13 @@ describe('our differences from SimulStreaming as options', () => {
     assert.deepEqual([b.repetitionGuard, b.maxTokensPerSecond, b.suppressTimestamps], [false, 22.5, false]);
   });
 
+  it("--encoder-window: Whisper's 30 s by default and with --compat simulstreaming; auto when asked", () => {
+    assert.equal(parse([]).encoderWindow, 'full');
+    assert.equal(parse(['--compat', 'simulstreaming']).encoderWindow, 'full');
+    assert.equal(parse(['--encoder-window', 'auto']).encoderWindow, 'auto');
+    assert.throws(() => parse(['--encoder-window', '10']), { code: 'commander.invalidArgument' });
+  });
+
   it('--comp-unaware is an alias of --comp_unaware, and an unknown --compat is a usage error', () => {
     assert.deepEqual(normalizeArgv(['--comp-unaware']), ['--comp_unaware']);
     assert.throws(() => parse(['--compat', 'whisperlive']), { code: 'commander.invalidArgument' });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { LogMel } from '../lib/audio/mel.js';
+import { LogMel, N_FRAMES, fittedWindowFrames } from '../lib/audio/mel.js';
 import { StreamingLogMel } from '../lib/audio/streaming-mel.js';
 import { SimulstreamError } from '../lib/errors.js';
 import { AttentionTracker, medianFilter } from '../lib/policy/attention.js';
@@ -271,5 +271,32 @@ describe('StreamingLogMel', () => {
       }
       assert.deepEqual(s.window(), mel.compute(buffer), `after ${op} ${n}`);
     }
+  });
+});
+
+describe('fitted encoder windows (--encoder-window auto)', () => {
+  it('round the buffered audio up to a multiple of 2 s, from 2 s to 30 s', () => {
+    assert.deepEqual(
+      [0, 1, 32000, 32001, 5 * 16000, 29.9 * 16000, 30 * 16000, 31 * 16000].map(fittedWindowFrames),
+      [200, 200, 200, 400, 600, 3000, 3000, 3000],
+    );
+  });
+
+  it('hold exactly the first columns of the 30 s log-mel, in one shot and streaming', () => {
+    const mel = new LogMel(80);
+    const audio = Float32Array.from({ length: 3.3 * 16000 }, (_, i) => 0.2 * Math.sin(i * 0.031) * Math.sin(i * 0.0007));
+    const full = mel.compute(audio);
+    const frames = fittedWindowFrames(audio.length);
+    assert.equal(frames, 400);
+    const fitted = mel.compute(audio, frames);
+    assert.equal(fitted.length, 80 * frames);
+    const s = new StreamingLogMel(new LogMel(80));
+    s.append(audio);
+    assert.deepEqual(s.window(frames), fitted);
+    for (let m = 0; m < 80; m++) {
+      assert.deepEqual(fitted.subarray(m * frames, (m + 1) * frames), full.subarray(m * N_FRAMES, m * N_FRAMES + frames), `mel ${m}`);
+    }
+    assert.throws(() => mel.compute(audio, 401), RangeError);
+    assert.throws(() => mel.compute(audio, 3002), RangeError);
   });
 });

@@ -10,6 +10,18 @@ export const HOP_LENGTH = 160;
 export const N_SAMPLES = 30 * SAMPLE_RATE;
 /** Mel frames in a window. */
 export const N_FRAMES = N_SAMPLES / HOP_LENGTH;
+/** A fitted encoder window grows by 2 s (200 mel frames, 100 encoder frames). */
+export const FITTED_STEP_FRAMES = 200;
+
+/**
+ * Mel frames of an encoder window fitted to `samples` of audio (whisper.cpp's `audio_ctx`): the
+ * audio rounded up to a multiple of 2 s, at least 2 s and at most Whisper's 30 s. Every frame of
+ * real audio (`samples / 320` encoder frames) fits in it.
+ */
+export function fittedWindowFrames(samples: number): number {
+  const step = FITTED_STEP_FRAMES * HOP_LENGTH;
+  return Math.min(N_FRAMES, Math.max(1, Math.ceil(samples / step)) * FITTED_STEP_FRAMES);
+}
 const N_BINS = N_FFT / 2 + 1;
 
 interface SparseRow {
@@ -54,15 +66,16 @@ export class LogMel {
 
   /**
    * Log-mel `[n_mels, 3000]` (row-major) of up to 30 s of 16 kHz samples, as Whisper's
-   * `pad_or_trim(log_mel_spectrogram(audio, padding=N_SAMPLES), 3000)`.
+   * `pad_or_trim(log_mel_spectrogram(audio, padding=N_SAMPLES), 3000)`; with `window` < 3000, its
+   * first `window` frames (a fitted encoder window, {@link fittedWindowFrames}).
    */
-  compute(audio: Float32Array): Float32Array {
+  compute(audio: Float32Array, window = N_FRAMES): Float32Array {
     const n = audio.length;
     const frames = new Float64Array(this.nMels * N_FRAMES);
     const outFrames = Math.min(liveFrames(n), N_FRAMES);
     for (let t = 0; t < outFrames; t++) this.logFrame(audio, n, t, frames);
     frames.fill(FLOOR_LOG, outFrames * this.nMels);
-    return this.normalize(frames);
+    return this.normalize(frames, window);
   }
 
   /**
@@ -92,16 +105,20 @@ export class LogMel {
   /**
    * Whisper's normalisation of frame-major log10 powers `[3000][n_mels]`: floor at the maximum
    * minus 8 (the 30 s of padding always contribute `FLOOR_LOG`), then (x + 4) / 4, transposed to
-   * `[n_mels, 3000]`.
+   * `[n_mels, window]`: the first `window` frames (all 3000 by default). The maximum is taken over
+   * all 3000, so a shorter window holds exactly the first columns of the full one.
    */
-  normalize(frames: Float64Array): Float32Array {
+  normalize(frames: Float64Array, window = N_FRAMES): Float32Array {
+    if (!(Number.isInteger(window) && window >= 2 && window <= N_FRAMES && window % 2 === 0)) {
+      throw new RangeError(`a mel window has an even number of frames in 2..${N_FRAMES}, got ${window}`);
+    }
     let max = FLOOR_LOG;
     for (let i = 0; i < frames.length; i++) if (frames[i]! > max) max = frames[i]!;
     const floor = max - 8;
-    const out = new Float32Array(this.nMels * N_FRAMES);
-    for (let t = 0; t < N_FRAMES; t++) {
+    const out = new Float32Array(this.nMels * window);
+    for (let t = 0; t < window; t++) {
       const o = t * this.nMels;
-      for (let m = 0; m < this.nMels; m++) out[m * N_FRAMES + t] = (Math.max(frames[o + m]!, floor) + 4) / 4;
+      for (let m = 0; m < this.nMels; m++) out[m * window + t] = (Math.max(frames[o + m]!, floor) + 4) / 4;
     }
     return out;
   }

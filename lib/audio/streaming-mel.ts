@@ -59,8 +59,11 @@ export class StreamingLogMel {
     this.valid = 0;
   }
 
-  /** The normalised log-mel `[n_mels, 3000]` of the buffer padded to 30 s. */
-  window(): Float32Array {
+  /**
+   * The normalised log-mel `[n_mels, 3000]` of the buffer padded to 30 s; with `frames` < 3000,
+   * its first `frames` columns (a fitted encoder window, see `fittedWindowFrames`).
+   */
+  window(frames = N_FRAMES): Float32Array {
     const n = Math.min(this.n, N_SAMPLES);
     const live = Math.min(liveFrames(n), N_FRAMES);
     // frames whose window ends inside the audio are final: 160 t + 200 ≤ n
@@ -70,7 +73,7 @@ export class StreamingLogMel {
     this.valid = stable;
     const m = this.mel.nMels;
     this.frames.fill(FLOOR_LOG, live * m);
-    return this.mel.normalize(this.frames);
+    return this.mel.normalize(this.frames, frames);
   }
 }
 

@@ -23,6 +23,11 @@ export function addPolicyOptions(cmd: Command): Command {
     .option('--static_init_prompt <text>', 'prompt kept for the whole stream (terminology)')
     .option('--max_context_tokens <n>', 'most context tokens', intArg(0, 448))
     .addOption(
+      new Option('--encoder-window <s>', "encoder window: 30 (Whisper's, SimulStreaming's) or auto (the buffered audio rounded up to 2 s: faster on short buffers; OpenAI's models were trained on 30 s)")
+        .choices(['30', 'auto'])
+        .default('30'),
+    )
+    .addOption(
       new Option('--compat <peer>', "behave as the named implementation: every one of our differences below takes SimulStreaming's behaviour unless given explicitly").choices([
         'simulstreaming',
       ]),
@@ -68,6 +73,7 @@ export function policyOptions(
     ...(o.init_prompt !== undefined ? { initPrompt: o.init_prompt as string } : {}),
     ...(o.static_init_prompt !== undefined ? { staticInitPrompt: o.static_init_prompt as string } : {}),
     ...(o.max_context_tokens !== undefined ? { maxContextTokens: o.max_context_tokens as number } : {}),
+    encoderWindow: o.encoderWindow === 'auto' ? 'auto' : 'full',
     // our differences from SimulStreaming: given explicitly, else SimulStreaming's with --compat, else ours
     repetitionGuard: difference('repetitionGuard', DEFAULTS.repetitionGuard, false),
     maxTokensPerSecond: difference('maxTokensPerSecond', DEFAULTS.maxTokensPerSecond, 0),

@@ -117,7 +117,7 @@ export function transcribeCommand(io: CliIo): Command {
       if (o.offline) {
         const pcm = await collect(audio.stream);
         bytes = pcm.length;
-        const r = await transcribeOffline(lm, s16leToFloat(pcm), { language: policy.language!, task: policy.task!, beams: policy.beams! });
+        const r = await transcribeOffline(lm, s16leToFloat(pcm), { language: policy.language!, task: policy.task!, beams: policy.beams!, encoderWindow: policy.encoderWindow! });
         await pipeline([Readable.from(offlineSegments(r)), ...outputs({ ...sinkOptions, language: r.language })]);
         return;
       }

@@ -2,6 +2,14 @@ import { DEFAULTS } from '../defaults.js';
 import { InvalidOptionError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
 
+/**
+ * The encoder's window: `full`, Whisper's 30 s (SimulStreaming's); or `auto`, the buffered audio
+ * rounded up to a multiple of 2 s (whisper.cpp's `audio_ctx`), faster while the buffer is short.
+ * OpenAI's checkpoints were trained on 30 s windows only: `auto` trades an accuracy that could not
+ * be measured on real weights here for speed.
+ */
+export type EncoderWindow = 'full' | 'auto';
+
 /** The AlignAtt policy's settings; names follow SimulStreaming's flags. */
 export interface AlignAttOptions {
   /** Language code, or `auto` (detected once, from the first encoder pass). Default `en`. */
@@ -37,6 +45,8 @@ export interface AlignAttOptions {
   readonly maxTokensPerSecond?: number;
   /** Our difference: timestamp tokens are never decoded (SimulStreaming can loop on `<|4.98|>`). Default true. */
   readonly suppressTimestamps?: boolean;
+  /** `full` (30 s, default) or `auto` (fitted to the buffer; see {@link EncoderWindow}). */
+  readonly encoderWindow?: EncoderWindow;
   /** Shares the model with other streams (one iteration is one unit of work). */
   readonly scheduler?: {
     /** Runs one iteration when the model is free. */
@@ -50,7 +60,7 @@ export interface AlignAttOptions {
 export const ALIGN_ATT_OPTION_KEYS = [
   'language', 'task', 'beams', 'frameThreshold', 'finalFrameThreshold', 'rewindThreshold', 'audioMaxLen', 'audioMinLen',
   'neverFire', 'initPrompt', 'staticInitPrompt', 'maxContextTokens', 'repetitionGuard', 'maxTokensPerSecond',
-  'suppressTimestamps', 'scheduler', 'clock',
+  'suppressTimestamps', 'encoderWindow', 'scheduler', 'clock',
 ] as const satisfies readonly (keyof AlignAttOptions)[];
 
 /** The options with every default filled in, checked against the model. */
@@ -70,6 +80,7 @@ export interface ResolvedAlignAttOptions {
   readonly repetitionGuard: boolean;
   readonly maxTokensPerSecond: number;
   readonly suppressTimestamps: boolean;
+  readonly encoderWindow: EncoderWindow;
 }
 
 /** Fills in the defaults and checks the options against the model; throws `InvalidOptionError` / `ERR_UNKNOWN_LANGUAGE`. */
@@ -97,6 +108,7 @@ export function resolveAlignAttOptions(lm: LoadedModel, opts: AlignAttOptions): 
     repetitionGuard: opts.repetitionGuard ?? DEFAULTS.repetitionGuard,
     maxTokensPerSecond: opts.maxTokensPerSecond ?? DEFAULTS.maxTokensPerSecond,
     suppressTimestamps: opts.suppressTimestamps ?? DEFAULTS.suppressTimestamps,
+    encoderWindow: opts.encoderWindow ?? DEFAULTS.encoderWindow,
   };
   const positiveInt = (name: string, v: number, min: number): void => {
     if (!Number.isInteger(v) || v < min) throw new InvalidOptionError(name, `must be an integer ≥ ${min}, got ${v}`);
@@ -107,6 +119,9 @@ export function resolveAlignAttOptions(lm: LoadedModel, opts: AlignAttOptions): 
   if (!(r.audioMaxLen > 0) || r.audioMaxLen > 30) throw new InvalidOptionError('--audio_max_len', "must be more than 0 and at most 30 s (Whisper's window)");
   if (!(r.audioMinLen >= 0) || r.audioMinLen > r.audioMaxLen) {
     throw new InvalidOptionError('--audio_min_len', 'audio_min_len must be smaller than audio_max_len');
+  }
+  if (r.encoderWindow !== 'full' && r.encoderWindow !== 'auto') {
+    throw new InvalidOptionError('--encoder-window', `must be 30 (full) or auto, got ${String(r.encoderWindow)}`);
   }
   if (!(r.maxTokensPerSecond >= 0)) throw new InvalidOptionError('--max-tokens-per-second', 'must be ≥ 0 (0: no cap)');
   return r;

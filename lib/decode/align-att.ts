@@ -1,3 +1,4 @@
+import { N_FRAMES, fittedWindowFrames } from '../audio/mel.js';
 import { SAMPLE_RATE } from '../audio/pcm.js';
 import { StreamingLogMel } from '../audio/streaming-mel.js';
 import { SimulstreamError } from '../errors.js';
@@ -14,7 +15,7 @@ import { alignAttSuppressTokens, blankTokens } from './logit-filters.js';
 import { searchLoop, type SearchStep } from './search.js';
 import { tokenDecoder } from './token-decoder.js';
 
-export type { AlignAttOptions, ResolvedAlignAttOptions } from './align-att-options.js';
+export type { AlignAttOptions, EncoderWindow, ResolvedAlignAttOptions } from './align-att-options.js';
 export type { TimedWord } from '../policy/words.js';
 
 /**
@@ -171,7 +172,8 @@ export class AlignAttSession {
     if (this.buffer.seconds < this.options.audioMinLen) return done({ tokens: [], frames: [], stop: 'waiting' });
 
     const { model, tokenizer: tok } = this.lm;
-    const audio = await model.encode(this.buffer.mel.window());
+    const window = this.options.encoderWindow === 'auto' ? fittedWindowFrames(this.buffer.length) : N_FRAMES;
+    const audio = await model.encode(this.buffer.mel.window(window));
     if (this.language === null) this.language = (await detectLanguage(model, audio, tok)).language;
     const initial = this.initialTokens(this.language);
     const committed = this.buffer.committed();
@@ -210,7 +212,7 @@ export class AlignAttSession {
     };
     const decoder = tokenDecoder(o.beams, eot);
     const heads = this.lm.alignmentHeads.length;
-    const tracker = new AttentionTracker(heads);
+    const tracker = new AttentionTracker(heads, audio.frames);
     let state: PolicyState = initialPolicyState(this.lastAttend, committed, prefix[prefix.length - 1]!);
     let verdict = 'continue' as PolicyVerdict;
 

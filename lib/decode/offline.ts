@@ -1,4 +1,4 @@
-import { N_SAMPLES, SAMPLE_RATE } from '../audio/mel.js';
+import { N_FRAMES, N_SAMPLES, SAMPLE_RATE, fittedWindowFrames } from '../audio/mel.js';
 import { checkOptionKeys, type MissingKeys } from '../util/option-keys.js';
 import { InvalidOptionError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
@@ -14,10 +14,12 @@ export interface OfflineOptions {
   readonly beams?: number;
   /** Most tokens per 30-s window (default 224, OpenAI's sample_len). */
   readonly sampleLen?: number;
+  /** `full` (Whisper's 30 s, default) or `auto`: each window's encoder fitted to its audio (see `EncoderWindow`). */
+  readonly encoderWindow?: 'full' | 'auto';
 }
 
 /** Every key of {@link OfflineOptions}, at run time. */
-const OFFLINE_OPTION_KEYS = ['language', 'task', 'beams', 'sampleLen'] as const satisfies readonly (keyof OfflineOptions)[];
+const OFFLINE_OPTION_KEYS = ['language', 'task', 'beams', 'sampleLen', 'encoderWindow'] as const satisfies readonly (keyof OfflineOptions)[];
 
 export interface OfflineWindow {
   readonly startSample: number;
@@ -49,7 +51,8 @@ export async function transcribeOffline(lm: LoadedModel, samples: Float32Array, 
   const mel = lm.createMel();
   const windows: OfflineWindow[] = [];
   for (const [start, end] of windowsOf(samples)) {
-    const audio = await lm.model.encode(mel.compute(samples.subarray(start, end)));
+    const frames = opts.encoderWindow === 'auto' ? fittedWindowFrames(end - start) : N_FRAMES;
+    const audio = await lm.model.encode(mel.compute(samples.subarray(start, end), frames));
     let lang = language;
     if (lang === 'auto') lang = tok.multilingual ? (await detectLanguage(lm.model, audio, tok)).language : 'en';
     const initial = tok.multilingual

@@ -75,7 +75,13 @@ export async function evaluate(lm: LoadedModel, entries: readonly ManifestEntry[
     let hypothesis: string;
     let emitted: EmittedText[] | undefined;
     if (opts.mode === 'offline') {
-      hypothesis = (await transcribeOffline(lm, samples, { language: e.language, ...(opts.beams ? { beams: opts.beams } : {}) })).text;
+      hypothesis = (
+        await transcribeOffline(lm, samples, {
+          language: e.language,
+          ...(opts.beams ? { beams: opts.beams } : {}),
+          ...(opts.encoderWindow ? { encoderWindow: opts.encoderWindow } : {}),
+        })
+      ).text;
     } else {
       const { mode: _m, onResult: _r, ...stream } = opts;
       const segs = await streamPcm(floatToS16le(samples), { ...stream, model: lm, language: e.language });

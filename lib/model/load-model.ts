@@ -9,6 +9,8 @@ import { defaultAlignmentHeads, parseAlignmentHeads, sortHeads, validateHeads } 
 import type { Checkpoint } from './checkpoint.js';
 import { compileCheckpoint } from './compile.js';
 import type { WhisperDims } from './dims.js';
+import { int8WeightBitsForThisCpu } from './cpu-features.js';
+import type { DEFAULT_INT8_GROUPS, Int8Group } from './int8-layers.js';
 import { openCheckpoint } from './load-checkpoint.js';
 import type { AlignmentHead, Precision } from './whisper-graphs.js';
 import { type Device, WhisperModel } from './whisper-model.js';
@@ -26,13 +28,17 @@ export interface LoadModelOptions {
   readonly threads?: number;
   /** `int8`: 8-bit weights for the encoder and decoder matmuls (faster on CPU). Default `fp32`. */
   readonly precision?: Precision;
+  /** In int8, which groups of matmuls run in 8 bits (default: {@link DEFAULT_INT8_GROUPS}); for measurements. */
+  readonly int8Groups?: readonly Int8Group[];
+  /** In int8, bits of magnitude of the weights (default: 8 where the CPU has VNNI, else 7; see {@link int8WeightBitsForThisCpu}). */
+  readonly int8WeightBits?: 7 | 8;
   readonly log?: (msg: string) => void;
   /** Warnings (CUDA asked for but unavailable); default: `log`. */
   readonly warn?: (msg: string) => void;
 }
 
 /** Every key of {@link LoadModelOptions}, at run time. */
-const LOAD_MODEL_OPTION_KEYS = ['modelPath', 'checkpoint', 'cacheDir', 'alignmentHeads', 'device', 'threads', 'precision', 'log', 'warn'] as const satisfies readonly (keyof LoadModelOptions)[];
+const LOAD_MODEL_OPTION_KEYS = ['modelPath', 'checkpoint', 'cacheDir', 'alignmentHeads', 'device', 'threads', 'precision', 'int8Groups', 'int8WeightBits', 'log', 'warn'] as const satisfies readonly (keyof LoadModelOptions)[];
 
 /** Everything a transcription needs from a model, loaded once and shared by all streams. */
 export interface LoadedModel {
@@ -76,6 +82,8 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       alignmentHeads: heads,
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.precision ? { precision: opts.precision } : {}),
+      ...(opts.int8Groups ? { int8Groups: opts.int8Groups } : {}),
+      ...(opts.precision === 'int8' ? { int8WeightBits: opts.int8WeightBits ?? int8WeightBitsForThisCpu() } : {}),
     });
     const model = await WhisperModel.load(compiled, {
       ...(opts.device ? { device: opts.device } : {}),

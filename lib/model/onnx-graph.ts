@@ -89,6 +89,11 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A number not used in any name yet (for output names chosen by the caller). */
+  fresh(): number {
+    return this.counter++;
+  }
+
   /** Adds a node; returns its output names (fresh ones unless given). */
   node(
     op: string,

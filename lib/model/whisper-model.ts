@@ -18,9 +18,11 @@ export interface SessionOptions {
 /** The encoder's result for a batch of audio windows: cross-attention keys/values per decoder layer. */
 export interface EncodedAudio {
   readonly batch: number;
+  /** Encoder frames (20 ms) of the window: 1500 for Whisper's 30 s, fewer for a fitted window. */
+  readonly frames: number;
   readonly crossK: readonly ort.Tensor[];
   readonly crossV: readonly ort.Tensor[];
-  /** `[batch, 1500, D]`, only when asked for. */
+  /** `[batch, frames, D]`, only when asked for. */
   readonly features?: Float32Array;
 }
 
@@ -45,7 +47,7 @@ export interface DecodeStepOutput {
   /** `[B, logitTokens, n_vocab]` */
   readonly logits: Float32Array;
   readonly cache: KvCache;
-  /** `[B, n_alignment_heads, T, 1500]` */
+  /** `[B, n_alignment_heads, T, frames]` (the encoded window's frames) */
   readonly attention: Float32Array;
 }
 
@@ -101,10 +103,16 @@ export class WhisperModel {
     }
   }
 
-  /** Encodes `batch` log-mel windows `[batch, n_mels, 3000]`. */
+  /**
+   * Encodes `batch` log-mel windows `[batch, n_mels, F]`: F = 3000 (30 s), or an even number of
+   * frames below it (a window fitted to shorter audio).
+   */
   async encode(mel: Float32Array, batch = 1, withFeatures = false): Promise<EncodedAudio> {
     const d = this.dims;
-    const frames = d.n_audio_ctx * 2;
+    const frames = mel.length / (batch * d.n_mels);
+    if (!(Number.isInteger(frames) && frames >= 2 && frames <= d.n_audio_ctx * 2 && frames % 2 === 0)) {
+      throw new RangeError(`encode: ${mel.length} values are not ${batch} window(s) of ${d.n_mels} mels × an even number of frames ≤ ${d.n_audio_ctx * 2}`);
+    }
     const feeds = { mel: new ort.Tensor('float32', mel, [batch, d.n_mels, frames]) };
     const names: string[] = [];
     if (withFeatures) names.push('audio_features');
@@ -118,6 +126,7 @@ export class WhisperModel {
     }
     return {
       batch,
+      frames: frames / 2,
       crossK,
       crossV,
       ...(withFeatures ? { features: out.audio_features!.data as Float32Array } : {}),

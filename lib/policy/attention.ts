@@ -20,15 +20,19 @@ export class AttentionTracker {
   private readonly sumSq: Float64Array;
   private count = 0;
   private last: Float32Array;
-  private readonly z = new Float64Array(AUDIO_FRAMES);
-  private readonly filtered = new Float64Array(AUDIO_FRAMES);
-  private readonly avg = new Float64Array(AUDIO_FRAMES);
+  private readonly z: Float64Array;
+  private readonly filtered: Float64Array;
+  private readonly avg: Float64Array;
   private readonly win = new Float64Array(MEDIAN_WIDTH);
 
+  /** `frames`: encoder frames of the window the attention is over (1500 for 30 s). */
   constructor(readonly heads: number, readonly frames = AUDIO_FRAMES) {
     this.sum = new Float64Array(heads * frames);
     this.sumSq = new Float64Array(heads * frames);
     this.last = new Float32Array(heads * frames);
+    this.z = new Float64Array(frames);
+    this.filtered = new Float64Array(frames);
+    this.avg = new Float64Array(frames);
   }
 
   /** Tokens seen so far. */

@@ -31,6 +31,8 @@ export class FakeModel {
   /** Context tokens that are prompt, not scripted text. */
   promptTokens = 0;
   private content = 0;
+  /** Encoder frames of the last window encoded (1500 for 30 s; fewer for a fitted window). */
+  windowFrames = 1500;
   constructor(
     private readonly script: readonly ScriptToken[],
     private readonly opts: FakeModelOptions = {},
@@ -57,8 +59,9 @@ export class FakeModel {
     const model = {
       dims: this.dims,
       encode: async (mel: Float32Array) => {
+        this.windowFrames = mel.length / 80 / 2;
         this.content = contentFrames(mel);
-        return { batch: 1, crossK: [], crossV: [] };
+        return { batch: 1, frames: this.windowFrames, crossK: [], crossV: [] };
       },
       emptyCache: (batch = 1): KvCache => ({ batch, length: 0, k: [], v: [] }),
       selectCache: (cache: KvCache, rows: readonly number[]): KvCache => {
@@ -76,7 +79,8 @@ export class FakeModel {
         const V = this.dims.n_vocab;
         const H = this.heads;
         const logits = new Float32Array(B * V);
-        const attention = new Float32Array(B * H * T * 1500).fill(1 / 1500);
+        const F = this.windowFrames;
+        const attention = new Float32Array(B * H * T * F).fill(1 / F);
         for (let b = 0; b < B; b++) {
           sequences[b] = [...(sequences[b] ?? []), ...input.tokens[b]!];
           const k = this.position(sequences[b]!);
@@ -89,9 +93,9 @@ export class FakeModel {
             // end of the audio, as a real one does when it has nothing more to say
             const f = next ? next.frame - this.offsetFrames : Math.max(0, this.content - 3);
             for (let h = 0; h < H; h++) {
-              const row = ((b * H + h) * T + (T - 1)) * 1500;
-              attention.fill(0, row, row + 1500);
-              for (let x = f; x < Math.min(1500, f + 7); x++) attention[row + x] = 1 / 7;
+              const row = ((b * H + h) * T + (T - 1)) * F;
+              attention.fill(0, row, row + F);
+              for (let x = f; x < Math.min(F, f + 7); x++) attention[row + x] = 1 / 7;
             }
           }
         }
@@ -121,7 +125,7 @@ export function audio(seconds: number): Float32Array {
 
 /** Encoder frames holding audio, from a log-mel window whose padding frames sit at its minimum. */
 function contentFrames(mel: Float32Array): number {
-  const frames = 3000;
+  const frames = mel.length / 80;
   let min = Number.POSITIVE_INFINITY;
   for (let i = 0; i < mel.length; i++) if (mel[i]! < min) min = mel[i]!;
   let live = 0;
