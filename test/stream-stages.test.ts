@@ -296,7 +296,7 @@ describe('fitted encoder windows (--encoder-window auto)', () => {
     for (let m = 0; m < 80; m++) {
       assert.deepEqual(fitted.subarray(m * frames, (m + 1) * frames), full.subarray(m * N_FRAMES, m * N_FRAMES + frames), `mel ${m}`);
     }
-    assert.throws(() => mel.compute(audio, 401), RangeError);
-    assert.throws(() => mel.compute(audio, 3002), RangeError);
+    assert.throws(() => mel.compute(audio, 401), { code: 'ERR_INTERNAL' });
+    assert.throws(() => mel.compute(audio, 3002), { code: 'ERR_INTERNAL' });
   });
 });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { SimulstreamError } from '../errors.js';
+import { InternalError, SimulstreamError } from '../errors.js';
 import { ffmpegCommand, ffmpegDecode } from './ffmpeg-decoder.js';
 import { floatToS16le, sniffContainer, SAMPLE_RATE, SNIFF_BYTES, type AudioContainer } from './pcm.js';
 import { decodeWav } from './wav.js';
@@ -85,7 +85,7 @@ export async function openAudio(input: string, opts: OpenAudioOptions = {}): Pro
     throw new SimulstreamError('ERR_AUDIO_FORMAT', `${name}: --format wav, but the input has no RIFF/WAVE header${container !== 'raw' ? ` (it looks like ${FORMAT_NAMES[container]})` : ''}`);
   }
   if (container === 'wav') return openWav(source, input, name, opts.ffmpeg);
-  if (container === 'raw') throw new RangeError('unreachable: raw input is returned above');
+  if (container === 'raw') throw new InternalError('raw input reached the decoder choice');
   if (!opts.ffmpeg) {
     source.destroy();
     throw new SimulstreamError(

@@ -2,6 +2,7 @@ import { FFT } from './fft.js';
 import { melFilters } from './mel-filters.js';
 
 import { SAMPLE_RATE } from './pcm.js';
+import { InternalError } from '../errors.js';
 
 export { SAMPLE_RATE };
 export const N_FFT = 400;
@@ -110,7 +111,7 @@ export class LogMel {
    */
   normalize(frames: Float64Array, window = N_FRAMES): Float32Array {
     if (!(Number.isInteger(window) && window >= 2 && window <= N_FRAMES && window % 2 === 0)) {
-      throw new RangeError(`a mel window has an even number of frames in 2..${N_FRAMES}, got ${window}`);
+      throw new InternalError(`a mel window has an even number of frames in 2..${N_FRAMES}, got ${window}`);
     }
     let max = FLOOR_LOG;
     for (let i = 0; i < frames.length; i++) if (frames[i]! > max) max = frames[i]!;

@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { InternalError } from '../errors.js';
 import { clampS16, SAMPLE_RATE } from './pcm.js';
 
 /** Zero crossings of the sinc on each side, at the lower of the two rates. */
@@ -50,7 +51,7 @@ export class RationalResampler extends Transform {
     readonly to: number = SAMPLE_RATE,
   ) {
     super();
-    if (!canResample(from, to)) throw new RangeError(`cannot resample ${from} Hz to ${to} Hz`);
+    if (!canResample(from, to)) throw new InternalError(`cannot resample ${from} Hz to ${to} Hz`);
     const g = gcd(from, to);
     this.up = to / g;
     this.down = from / g;

@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { clampS16, SAMPLE_RATE } from './pcm.js';
 import type { WavLayout } from './wav-header.js';
+import { InternalError } from '../errors.js';
 
 /**
  * A little-endian 16 kHz WAV file, header included → its samples as s16le mono: the header and
@@ -17,7 +18,7 @@ export class WavSamples extends Transform {
 
   constructor(private readonly layout: WavLayout) {
     super();
-    if (layout.bigEndian || layout.sampleRate !== SAMPLE_RATE) throw new RangeError('WavSamples reads little-endian 16 kHz WAV only');
+    if (layout.bigEndian || layout.sampleRate !== SAMPLE_RATE) throw new InternalError('WavSamples reads little-endian 16 kHz WAV only');
     this.skip = layout.dataOffset;
     this.left = layout.dataBytes ?? Number.POSITIVE_INFINITY;
     this.copy = layout.encoding === 'int' && layout.bitsPerSample === 16 && layout.channels === 1;

@@ -6,6 +6,7 @@ import { CallTranscriber, type CallOptions } from './call-transcriber.js';
 import { EslClient, type EslClientOptions } from './esl-client.js';
 import type { EslEvent } from './esl-event.js';
 import type { BridgeObserver } from './observer.js';
+import { fanOut } from '../util/fan-out.js';
 import type { Recognizer } from './recognizer.js';
 import { TranscriptStore, type StoredLine } from './transcript-store.js';
 import { checkOptionKeys, type MissingKeys } from '../util/option-keys.js';
@@ -90,17 +91,9 @@ export function createBridge(opts: BridgeOptions): Bridge {
   const finished = new Set<string>();
   let automatic = false;
   const observers = opts.observers ?? [];
-  const observe = (tell: (o: BridgeObserver) => void): void => {
-    for (const o of observers) {
-      try {
-        tell(o);
-      } catch (err) {
-        log.error(`observer: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-  };
+  const tell = fanOut<BridgeObserver>(observers, log);
   const onLine = (line: StoredLine): void => {
-    observe((o) => o.lineStored?.(line));
+    tell('lineStored', line);
     opts.onLine?.(line);
   };
   const callOptions: CallOptions = {
@@ -116,7 +109,7 @@ export function createBridge(opts: BridgeOptions): Bridge {
     ...(opts.onLine || observers.length > 0 ? { onLine } : {}),
     ...(opts.recognizerBackoffMs ? { recognizerBackoffMs: opts.recognizerBackoffMs } : {}),
     ...(opts.recognizerAttempts ? { recognizerAttempts: opts.recognizerAttempts } : {}),
-    onRecognizerReconnect: () => observe((o) => o.reconnected?.('recognizer')),
+    onRecognizerReconnect: () => tell('reconnected', 'recognizer'),
   };
 
   async function begin(info: CallInfo): Promise<BridgeCall> {
@@ -138,13 +131,13 @@ export function createBridge(opts: BridgeOptions): Bridge {
     } catch (err) {
       calls.delete(info.uuid);
       await call.stop('shutdown');
-      observe((o) => o.callEnded?.(call, errorInfo(err)));
+      tell('callEnded', call, errorInfo(err));
       throw err;
     }
-    observe((o) => o.callStarted?.(call));
+    tell('callStarted', call);
     void call.done.then(() => {
       calls.delete(info.uuid);
-      observe((o) => o.callEnded?.(call, call.failure ? errorInfo(call.failure) : undefined));
+      tell('callEnded', call, call.failure ? errorInfo(call.failure) : undefined);
       finished.add(info.uuid);
       log.info(`call ${info.uuid}: transcript in ${store.fileFor(info.uuid)}`);
     });
@@ -189,7 +182,7 @@ export function createBridge(opts: BridgeOptions): Bridge {
   esl.on('ready', ({ reconnected }) => {
     if (!reconnected) return;
     log.info(`reconnected to FreeSWITCH at ${esl.host}:${esl.port}`);
-    observe((o) => o.reconnected?.('freeswitch'));
+    tell('reconnected', 'freeswitch');
     void resync().catch((err: Error) => log.error(`after reconnecting: ${err.message}`));
   });
 

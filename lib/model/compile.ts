@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { InternalError } from '../errors.js';
 import { hashFile } from '../util/hash.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { WhisperDims } from './dims.js';
@@ -123,7 +124,7 @@ function writeQuantized(
 ): void {
   const pieces = m.parts.map((p) => {
     const shape = ckpt.tensors.get(p.weight)?.shape;
-    if (!shape || shape.length !== 2) throw new Error(`compiler bug: no 2-D weight ${p.weight}`);
+    if (!shape || shape.length !== 2) throw new InternalError(`compiler: no 2-D weight ${p.weight}`);
     const [out, inp] = shape as [number, number];
     const scale = p.scaled ? queryScale(ckpt.dims, p.weight) : 1;
     let t = transpose(ckpt.read(p.weight), out, inp);
@@ -138,7 +139,7 @@ function writeQuantized(
   const bias = new Float32Array(N);
   let col = 0;
   for (const p of pieces) {
-    if (p.inp !== K) throw new Error(`compiler bug: ${m.name} mixes inputs of ${K} and ${p.inp}`);
+    if (p.inp !== K) throw new InternalError(`compiler: ${m.name} mixes inputs of ${K} and ${p.inp}`);
     for (let k = 0; k < K; k++) q.set(p.q.subarray(k * p.out, (k + 1) * p.out), k * N + col);
     scale.set(p.scale, col);
     bias.set(p.bias, col);
@@ -209,7 +210,7 @@ export async function compileCheckpoint(ckpt: Checkpoint, opts: CompileOptions):
       const index = writeWeights(ckpt, path.join(tmp, WEIGHTS_FILE), quantizedMatrices(ckpt.dims, groups), bits === 7 ? 63 : 127);
       const lookup = (name: string): ExternalRef => {
         const r = index[name];
-        if (!r) throw new Error(`compiler bug: no weight ${name}`);
+        if (!r) throw new InternalError(`compiler: no weight ${name}`);
         return r;
       };
       fs.writeFileSync(path.join(tmp, 'encoder.onnx'), buildEncoderGraph(ckpt.dims, lookup, WEIGHTS_FILE, precision));

@@ -1,4 +1,5 @@
 import type { WhisperDims } from './dims.js';
+import { InvalidOptionError } from '../errors.js';
 
 /**
  * The groups of matmuls that `--quantize int8` can run in 8 bits, each with ONNX Runtime's
@@ -132,13 +133,13 @@ export function quantizedMatrices(dims: WhisperDims, groups: readonly Int8Group[
   return out;
 }
 
-/** Parses `all`, `none` or a comma-separated list of groups; throws a RangeError naming the known ones. */
+/** Parses `all`, `none` or a comma-separated list of groups; throws an `InvalidOptionError` naming the known ones. */
 export function parseInt8Groups(spec: string): Int8Group[] {
   if (spec === 'all') return [...INT8_GROUPS];
   if (spec === 'none' || spec === '') return [];
   const groups = spec.split(',').map((s) => s.trim());
   for (const g of groups) {
-    if (!(INT8_GROUPS as readonly string[]).includes(g)) throw new RangeError(`unknown int8 group "${g}"; known: ${INT8_GROUPS.join(', ')}`);
+    if (!(INT8_GROUPS as readonly string[]).includes(g)) throw new InvalidOptionError('int8Groups', `unknown int8 group "${g}"; known: ${INT8_GROUPS.join(', ')}`);
   }
   return INT8_GROUPS.filter((g) => groups.includes(g));
 }

@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import { SimulstreamError } from '../errors.js';
+import { InternalError, SimulstreamError } from '../errors.js';
 import type { CompiledModel } from './compile.js';
 import type { WhisperDims } from './dims.js';
 import type { AlignmentHead } from './whisper-graphs.js';
@@ -111,7 +111,7 @@ export class WhisperModel {
     const d = this.dims;
     const frames = mel.length / (batch * d.n_mels);
     if (!(Number.isInteger(frames) && frames >= 2 && frames <= d.n_audio_ctx * 2 && frames % 2 === 0)) {
-      throw new RangeError(`encode: ${mel.length} values are not ${batch} window(s) of ${d.n_mels} mels × an even number of frames ≤ ${d.n_audio_ctx * 2}`);
+      throw new InternalError(`encode: ${mel.length} values are not ${batch} window(s) of ${d.n_mels} mels × an even number of frames ≤ ${d.n_audio_ctx * 2}`);
     }
     const feeds = { mel: new ort.Tensor('float32', mel, [batch, d.n_mels, frames]) };
     const names: string[] = [];
@@ -153,13 +153,13 @@ export class WhisperModel {
     const B = input.tokens.length;
     const T = input.tokens[0]!.length;
     const P = input.cache.length;
-    if (input.cache.batch !== B) throw new Error(`cache batch ${input.cache.batch} != tokens batch ${B}`);
+    if (input.cache.batch !== B) throw new InternalError(`cache batch ${input.cache.batch} != tokens batch ${B}`);
     if (P + T > d.n_text_ctx) {
       throw new SimulstreamError('ERR_INVALID_OPTION', `decoder context overflow: ${P + T} tokens > n_text_ctx ${d.n_text_ctx}`);
     }
     const tok = new BigInt64Array(B * T);
     input.tokens.forEach((row, b) => {
-      if (row.length !== T) throw new Error('ragged token batch');
+      if (row.length !== T) throw new InternalError('ragged token batch');
       row.forEach((t, i) => {
         tok[b * T + i] = BigInt(t);
       });
