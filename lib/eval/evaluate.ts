@@ -1,5 +1,8 @@
 import { readAudioFile } from '../audio/wav.js';
 import type { AlignAttOptions } from '../decode/align-att.js';
+import { ALIGN_ATT_OPTION_KEYS } from '../decode/align-att-options.js';
+import { InvalidOptionError } from '../errors.js';
+import { checkOptionKeys, type MissingKeys } from '../util/option-keys.js';
 import { transcribeOffline } from '../decode/offline.js';
 import type { LoadedModel } from '../model/load-model.js';
 import type { Chunking } from '../stream/chunk-buffer.js';
@@ -12,6 +15,11 @@ import { sentenceLags, summarizeSentenceLags, type SentenceLag, type SentenceLag
 import { werCounts, werPercent, type WerCounts } from './wer.js';
 
 export type EvalMode = 'offline' | 'streaming';
+
+const EVAL_OPTION_KEYS = [
+  ...ALIGN_ATT_OPTION_KEYS.filter((k): k is Exclude<(typeof ALIGN_ATT_OPTION_KEYS)[number], 'language'> => k !== 'language'),
+  'mode', 'minChunkSize', 'vad', 'chunking', 'finalPass', 'onResult',
+] as const;
 
 export interface EvalOptions extends Omit<AlignAttOptions, 'language'> {
   readonly mode: EvalMode;
@@ -67,6 +75,8 @@ export interface EvalReport {
 
 /** Transcribes every file of a manifest and scores it (WER per language; sentence lag when streaming). */
 export async function evaluate(lm: LoadedModel, entries: readonly ManifestEntry[], opts: EvalOptions): Promise<EvalReport> {
+  checkOptionKeys<MissingKeys<EvalOptions, typeof EVAL_OPTION_KEYS>>(opts, EVAL_OPTION_KEYS, 'evaluate');
+  if (opts.mode !== 'offline' && opts.mode !== 'streaming') throw new InvalidOptionError('mode', `"offline" or "streaming", got ${JSON.stringify(opts.mode)}`);
   const results: FileResult[] = [];
   for (const [i, e] of entries.entries()) {
     const samples = readAudioFile(e.audio).samples;
