@@ -20,7 +20,7 @@ import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { createJsonLogger } from '../lib/server/json-logger.js';
 import { createLogger, withContext } from '../lib/server/logger.js';
 import { createServer, type SimulstreamServer } from '../lib/server/server.js';
-import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
+import { useBridgeRig } from './helpers/bridge-rig.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { metric, scrape } from './helpers/prometheus.js';
 import { freePort, ncClient } from './helpers/clients.js';
@@ -188,23 +188,7 @@ describe('serve --http-port from the command line', () => {
 });
 
 describe('bridge metrics', () => {
-  let lm: LoadedModel;
-  let asr: SimulstreamServer;
-  let asrPort: number;
-  let fs1: FakeFreeswitch;
-
-  before(async () => {
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
-    asr = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS });
-    asrPort = (await asr.listen()).port;
-    fs1 = new FakeFreeswitch();
-    await fs1.start();
-  });
-  after(async () => {
-    await fs1.stop();
-    await asr.close();
-    await lm.release();
-  });
+  const rig = useBridgeRig(OPTS);
 
   it('calls active, finished and failed; lines stored; JSON logs carry the call uuid', async () => {
     const metrics = new BridgeMetrics({ version: '9.9.9-test' });
@@ -214,12 +198,12 @@ describe('bridge metrics', () => {
     logs.on('data', (d: Buffer) => (logText += d.toString()));
     const nobody = await freePort();
     const bridge = (recognizer: string) =>
-      createBridge({ port: fs1.port, recognizer: tcpRecognizer(recognizer), outDir: out, recordDir: tempDir(), backoffMs: [50, 200], observers: [metrics], logger: createJsonLogger(logs, 'INFO', 'bridge') });
-    const b = bridge(`127.0.0.1:${asrPort}`);
+      createBridge({ port: rig.fs.port, recognizer: tcpRecognizer(recognizer), outDir: out, recordDir: tempDir(), backoffMs: [50, 200], observers: [metrics], logger: createJsonLogger(logs, 'INFO', 'bridge') });
+    const b = bridge(`127.0.0.1:${rig.asrPort}`);
     await b.connect();
     const b16 = toyPcm('fr-001.wav');
-    fs1.addCall({ uuid: 'm-1', caller: '100', callee: '200', audio: new Int16Array(b16.buffer.slice(b16.byteOffset, b16.byteOffset + b16.length)), rate: 16000 });
-    fs1.answer('m-1');
+    rig.fs.addCall({ uuid: 'm-1', caller: '100', callee: '200', audio: new Int16Array(b16.buffer.slice(b16.byteOffset, b16.byteOffset + b16.length)), rate: 16000 });
+    rig.fs.answer('m-1');
     const call = await b.transcribeCall('m-1');
     assert.equal(metric(await metrics.registry.metrics(), 'simulstream_bridge_calls_active'), 1);
     await call.done;
@@ -235,8 +219,8 @@ describe('bridge metrics', () => {
     // a recognizer that cannot be reached: the call fails, counted by code
     const down = bridge(`127.0.0.1:${nobody}`);
     await down.connect();
-    fs1.addCall({ uuid: 'm-2', caller: '100', callee: '200', audio: new Int16Array(16000), rate: 16000 });
-    fs1.answer('m-2');
+    rig.fs.addCall({ uuid: 'm-2', caller: '100', callee: '200', audio: new Int16Array(16000), rate: 16000 });
+    rig.fs.answer('m-2');
     await assert.rejects(down.transcribeCall('m-2'), (e: Error & { code?: string }) => e.code === 'ERR_RECOGNIZER');
     await down.close();
     const t2 = await metrics.registry.metrics();
@@ -253,11 +237,11 @@ describe('bridge metrics', () => {
     let logText = '';
     logs.on('data', (d: Buffer) => (logText += d.toString()));
     const b16 = toyPcm('en-000.wav');
-    fs1.addCall({ uuid: 'cli-1', caller: '100', callee: '200', audio: new Int16Array(b16.buffer.slice(b16.byteOffset, b16.byteOffset + b16.length)), rate: 16000 });
-    fs1.answer('cli-1');
+    rig.fs.addCall({ uuid: 'cli-1', caller: '100', callee: '200', audio: new Int16Array(b16.buffer.slice(b16.byteOffset, b16.byteOffset + b16.length)), rate: 16000 });
+    rig.fs.answer('cli-1');
     const out = tempDir();
     const run = buildCli({ stdout: new PassThrough(), stderr: logs }).parseAsync([
-      'node', 'simulstream', 'bridge', '--uuid', 'cli-1', '--esl-port', String(fs1.port), '--server', `127.0.0.1:${asrPort}`,
+      'node', 'simulstream', 'bridge', '--uuid', 'cli-1', '--esl-port', String(rig.fs.port), '--server', `127.0.0.1:${rig.asrPort}`,
       '--out-dir', out, '--record-dir', tempDir(), '--http-port', '0', '--log-format', 'json',
     ]);
     let httpPort = 0;
