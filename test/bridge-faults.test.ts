@@ -17,7 +17,7 @@ import { buildCli } from '../lib/cli/main.js';
 import { SimulstreamError } from '../lib/errors.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { createServer, type SimulstreamServer } from '../lib/server/server.js';
-import { watchOutput } from './helpers/cli.js';
+import { nodeChild } from './helpers/cli.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { clipsWer } from './helpers/peer.js';
@@ -381,10 +381,8 @@ describe('bridge --auto start-up', () => {
       });
     });
     const dir = tempDir();
-    const child = spawn(process.execPath, bridgeArgs(port, dir), { env: { ...process.env, SIMULSTREAM_ESL_PASSWORD: 'not-ClueCon' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const { child, log, exited } = nodeChild(bridgeArgs(port, dir), { env: { ...process.env, SIMULSTREAM_ESL_PASSWORD: 'not-ClueCon' } });
     const fs2 = new FakeFreeswitch('not-ClueCon');
-    const log = watchOutput(child.stderr!);
     try {
       await log.until(/WARNING \| FreeSWITCH is not up yet \(cannot reach FreeSWITCH's event socket at 127\.0\.0\.1:\d+: connect ECONNREFUSED[^)]*\); retrying in [\d.]+ s/u, 'a retry');
       await fs2.start(port);
@@ -402,9 +400,7 @@ describe('bridge --auto start-up', () => {
 
   it('SIGTERM while it waits for FreeSWITCH: exit 0; a refused login at start is not retried (exit 1, one line)', async () => {
     const dir = tempDir();
-    const child = spawn(process.execPath, bridgeArgs(9, dir), { stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const out = watchOutput(child.stderr!);
+    const { child, log: out, exited } = nodeChild(bridgeArgs(9, dir));
     await out.until(/FreeSWITCH is not up yet/u, 'a retry');
     child.kill('SIGTERM');
     assert.equal(await exited, 0, out.text());

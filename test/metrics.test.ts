@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -26,6 +25,7 @@ import { metric, scrape } from './helpers/prometheus.js';
 import { freePort, ncClient } from './helpers/clients.js';
 import { peerText, sameLines, simulStreamingOptions } from './helpers/peer.js';
 import { until } from './helpers/wait.js';
+import { nodeChild, untilReady } from './helpers/cli.js';
 
 const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
 
@@ -152,16 +152,13 @@ describe('the HTTP port\'s rules', () => {
 describe('serve --http-port from the command line', () => {
   it('health, readiness and metrics on the HTTP port, open without the token the page needs; the configuration logged once, as JSON; SIGTERM exits 0', async () => {
     const [port, httpPort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, [
+    const { child, log, exited } = nodeChild([
       path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'),
       '--models-dir', testCacheDir(), '--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort),
       '--max-streams', '2', '--threads', '1', '--log-format', 'json', '--log-level', 'INFO',
-    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIMULSTREAM_HTTP_TOKEN: 'the-token' } });
-    let log = '';
-    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    ], { env: { ...process.env, SIMULSTREAM_HTTP_TOKEN: 'the-token' } });
     try {
-      await until(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, `readiness\n${log}`);
+      await untilReady(httpPort);
       assert.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200);
       // health checks and scrapers carry no token; the page and the transcripts need it
       for (const p of ['/', '/api/calls', '/events', '/nope']) assert.equal((await fetch(`http://127.0.0.1:${httpPort}${p}`)).status, 401, p);
@@ -176,7 +173,7 @@ describe('serve --http-port from the command line', () => {
       child.kill('SIGTERM');
     }
     assert.equal(await exited, 0);
-    const recs = log.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const recs = log.text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const config = recs.filter((r) => /^Configuration: /.test(r.msg as string));
     assert.equal(config.length, 1);
     assert.deepEqual(

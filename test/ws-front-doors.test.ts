@@ -23,9 +23,9 @@ import { createServer, type ServerOptions, type SimulstreamServer } from '../lib
 import { formatLine, formatMs } from '../lib/stream/line-format.js';
 import { streamPcm } from '../lib/stream/run-transcriber.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
-import { spawn } from 'node:child_process';
 import { freePort, prng } from './helpers/clients.js';
 import { until } from './helpers/wait.js';
+import { nodeChild } from './helpers/cli.js';
 import { captureLog } from './helpers/log-capture.js';
 import { mib, watchResources } from './helpers/resources.js';
 import { gatedModel } from './helpers/faulty-model.js';
@@ -506,17 +506,14 @@ describe('serve --ws-port --audiosocket-port --out-dir from the command line', (
   it('SIMULSTREAM_WS_TOKEN guards the WebSocket port; a jambonz call and an AudioSocket call are served and stored; SIGTERM exits 0', async () => {
     const [port, wsPort, asPort] = [await freePort(), await freePort(), await freePort()];
     const out = tempDir();
-    const child = spawn(process.execPath, [
+    const { child, log, exited } = nodeChild([
       path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'), '--models-dir', testCacheDir(),
       '--host', '127.0.0.1', '--port', String(port), '--ws-port', String(wsPort), '--audiosocket-port', String(asPort), '--out-dir', out,
       '--language', 'fr', '--min-chunk-size', '0.5', '--threads', '1', '--log-level', 'INFO',
-    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIMULSTREAM_WS_TOKEN: 'from-env' } });
-    let log = '';
-    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    ], { env: { ...process.env, SIMULSTREAM_WS_TOKEN: 'from-env' } });
     try {
-      await until(() => /AudioSocket calls on 127\.0\.0\.1:\d+/u.test(log), `the listeners\n${log}`);
-      assert.match(log, new RegExp(`WebSocket calls \\(/audio_stream, /audio_fork, /jambonz\\) on 127\\.0\\.0\\.1:${wsPort}`, 'u'));
+      await log.until(/AudioSocket calls on 127\.0\.0\.1:\d+/u, 'the listeners');
+      assert.match(log.text(), new RegExp(`WebSocket calls \\(/audio_stream, /audio_fork, /jambonz\\) on 127\\.0\\.0\\.1:${wsPort}`, 'u'));
       await assert.rejects(switchCall(`ws://127.0.0.1:${wsPort}/jambonz`).opened, /HTTP 401/u);
       const c = switchCall(`ws://127.0.0.1:${wsPort}/jambonz`, { headers: { Authorization: 'Bearer from-env' } });
       await c.opened;
