@@ -25,6 +25,7 @@ import { OFFICIAL_DIMS } from '../lib/model/dims.js';
 import { loadModel, type LoadedModel, type LoadModelOptions } from '../lib/model/load-model.js';
 import { randomCheckpoint } from '../lib/model/random-checkpoint.js';
 import type { ServerObserver } from '../lib/server/observer.js';
+import { SileroVad } from '../lib/vad/silero-vad.js';
 import { iterationProfiler } from './iteration-profile.js';
 import { createServer, type ClientInfo } from '../lib/server/server.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
@@ -139,6 +140,7 @@ interface RunOptions {
   parallel: number;
   catchUp: boolean;
   encoderWindow: EncoderWindow;
+  vad?: SileroVad;
   observers?: readonly ServerObserver[];
   protocol?: Protocol;
 }
@@ -173,6 +175,7 @@ async function run(lm: LoadedModel, n: number, o: RunOptions): Promise<RunResult
     parallelIterations: o.parallel,
     catchUp: o.catchUp,
     encoderWindow: o.encoderWindow,
+    ...(o.vad ? { vad: o.vad } : {}),
     onSegment,
     ...(o.observers ? { observers: o.observers } : {}),
   });
@@ -270,6 +273,7 @@ const program = new Command('bench:server')
   .option('--memory <n>', 'also measure memory per stream with N open streams holding 30 s each', intArg(1, 1000))
   .option('--quantize <type>', 'int8: 8-bit matmuls (see README, "Models")')
   .option('--encoder-window <s>', "30 (Whisper's, default) or auto (fitted to the buffer)", '30')
+  .option('--vac', 'voice activity control (Silero VAD): each utterance restarts the buffer', false)
   .option('--profile', 'print where one mean policy iteration\'s time goes at each N', false)
   .option('--json', 'print the results as JSON', false)
   .option('--protocol <p>', 'tcp (SimulStreaming\'s protocol), ws (mod_audio_stream calls, mono), ws-stereo (N/2 stereo calls)', 'tcp')
@@ -299,11 +303,12 @@ const program = new Command('bench:server')
       parallel: o.parallel as number,
       catchUp: o.catchUp as boolean,
       encoderWindow: o.encoderWindow === 'auto' ? 'auto' : 'full',
+      ...(o.vac ? { vad: await SileroVad.load() } : {}),
       ...(profiler ? { observers: [profiler.observer] } : {}),
       protocol,
     };
     const cpus = os.cpus();
-    console.log(`model ${name}${o.quantize ? ' int8' : ''}, protocol ${protocol}, encoder window ${String(o.encoderWindow)}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.parallel} iteration(s) at once, ${threads || 'default'} ONNX threads, catch-up ${opts.catchUp ? 'on' : 'off'}; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
+    console.log(`model ${name}${o.quantize ? ' int8' : ''}, protocol ${protocol}, encoder window ${String(o.encoderWindow)}${o.vac ? ', --vac' : ''}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.parallel} iteration(s) at once, ${threads || 'default'} ONNX threads, catch-up ${opts.catchUp ? 'on' : 'off'}; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
     console.log('| streams | worst p90 lag | median p90 | max lag | words | CPU (cores) | peak RSS | p90 < ' + `${opts.maxLag} s |`);
     console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
     await run(lm, 1, { ...opts, seconds: 5 }); // warm-up: ONNX Runtime's arenas, JIT
@@ -342,5 +347,6 @@ const program = new Command('bench:server')
     }
     if (o.json) console.log(JSON.stringify(results, null, 1));
     await lm.release();
+    await opts.vad?.release();
   });
 await program.parseAsync(process.argv);

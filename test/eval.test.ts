@@ -4,12 +4,24 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { alignWords } from '../lib/eval/align.js';
 import { emittedWords } from '../lib/eval/emitted-words.js';
+import { evaluate } from '../lib/eval/evaluate.js';
 import { percentile, summarizeLags } from '../lib/eval/lag.js';
 import { readManifest } from '../lib/eval/manifest.js';
 import { sentenceLags, summarizeSentenceLags } from '../lib/eval/sentence-lag.js';
 import { normalizeEnglish, normalizeFrench } from '../lib/eval/normalize.js';
 import { werCounts, werPercent, wordErrors } from '../lib/eval/wer.js';
 import { tempDir } from './helpers/fixtures.js';
+
+describe('evaluate() options', () => {
+  it('an unknown key or mode is ERR_INVALID_OPTION before any file is read, naming the nearest key', async () => {
+    const entries = [{ audio: '/nonexistent.wav', text: 'x', language: 'fr' }];
+    await assert.rejects(evaluate({} as never, entries, { mode: 'streaming', minChunkSise: 1 } as never), {
+      code: 'ERR_INVALID_OPTION',
+      message: /evaluate\(\) has no option "minChunkSise"; did you mean "minChunkSize"\?/u,
+    });
+    await assert.rejects(evaluate({} as never, entries, { mode: 'both' } as never), { code: 'ERR_INVALID_OPTION', message: /^mode: /u });
+  });
+});
 
 describe('text normalisers', () => {
   it('French: case, punctuation, apostrophes and hyphens; accents and number words kept', () => {

@@ -187,15 +187,19 @@ describe('serve --http-port from the command line', () => {
 describe('bridge metrics', () => {
   const rig = useBridgeRig(OPTS);
 
-  it('calls active, finished and failed; lines stored; JSON logs carry the call uuid', async () => {
+  it('calls active, finished and failed; lines stored; JSON logs carry the call uuid; a throwing observer beside the metrics breaks nothing', async () => {
     const metrics = new BridgeMetrics({ version: '9.9.9-test' });
+    const boom = (): never => {
+      throw new Error('observer bug');
+    };
+    const throwing = { callStarted: boom, lineStored: boom, callEnded: boom, reconnected: boom };
     const out = tempDir();
     const logs = new PassThrough();
     let logText = '';
     logs.on('data', (d: Buffer) => (logText += d.toString()));
     const nobody = await freePort();
     const bridge = (recognizer: string) =>
-      createBridge({ port: rig.fs.port, recognizer: tcpRecognizer(recognizer), outDir: out, recordDir: tempDir(), backoffMs: [50, 200], observers: [metrics], logger: createJsonLogger(logs, 'INFO', 'bridge') });
+      createBridge({ port: rig.fs.port, recognizer: tcpRecognizer(recognizer), outDir: out, recordDir: tempDir(), backoffMs: [50, 200], observers: [throwing, metrics], logger: createJsonLogger(logs, 'INFO', 'bridge') });
     const b = bridge(`127.0.0.1:${rig.asrPort}`);
     await b.connect();
     const b16 = toyPcm('fr-001.wav');
@@ -227,6 +231,10 @@ describe('bridge metrics', () => {
     const records = logText.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(records.every((r) => r.component === 'bridge' && typeof r.time === 'string' && typeof r.msg === 'string' && typeof r.level === 'string'));
     assert.ok(records.some((r) => r.call_uuid === 'm-1' && /^m-1 mixed \d+ \d+ /.test(r.msg as string)), 'each stored line is logged with its call');
+    // the throwing observer: its first failure per event is one warning, the metrics above counted anyway
+    const warned = records.filter((r) => /^observer lineStored failed: observer bug/u.test(r.msg as string));
+    assert.equal(warned.length, 1, 'one warning for lineStored, however many lines');
+    assert.match(String(warned[0]!.level), /^WARN/u);
   });
 
   it('CLI: bridge --http-port serves /readyz and /metrics while it transcribes, then closes', async () => {

@@ -11,14 +11,15 @@ import { werCounts } from '../lib/eval/wer.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { repetitionStart } from '../lib/policy/repetition.js';
 import { floatToS16le } from '../lib/audio/pcm.js';
+import { SileroVad } from '../lib/vad/silero-vad.js';
 import { streamPcm } from '../lib/stream/run-transcriber.js';
 import { transcriber } from '../lib/stream/transcriber.js';
 import { clipWer, parseLines, peerText, peerUpdates, referenceText, sameLines, simulStreamingOptions } from './helpers/peer.js';
 import { FIXTURES, ROOT, SHARED, SKIP_NO_SHARED, SKIP_SLOW, TOY, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
 
 const MODEL = path.join(TOY, 'ggml-toy.bin');
-/** The 20-minute stream's WER bound (%): measured MEASURED % on the bundled clips repeated (offline, one clip at a time: 32 % for fr-000 and fr-001 together). */
-const WER_20_MIN = 60;
+/** The 20-minute call's WER bound (%): 44.4 % measured with --vac (without it the toy model loses the thread once the buffer is full: 98.6 %, 156 tokens in 20 minutes; on the ~60 s long files SimulStreaming's own updates score 80 %). */
+const WER_20_MIN = 50;
 
 async function lines(lm: LoadedModel, pcm: Buffer, writeSize: number, opts: { language: string; minChunkSize?: number }): Promise<string> {
   const tr = transcriber({ model: lm, ...opts });
@@ -133,8 +134,9 @@ describe('streaming on the toy model', () => {
       const opts = simulStreamingOptions('chunk0.5-ft25', name.slice(0, 2));
       const peer = peerUpdates('chunk0.5-ft25', name);
       // the peer's finish() update is emitted at the file's duration; every other at its chunk's end
-      const duration = samples.length / 16000;
-      const chunks = peer.filter((u) => u.emission_time < duration - 1e-6).flatMap((u) => u.tokens);
+      // the peer's last update is its finish() (the final pass), emitted at the file's duration
+      assert.ok(Math.abs(peer.at(-1)!.emission_time - samples.length / 16000) < 1e-6, `${name}: the peer's last update is finish()'s`);
+      const chunks = peer.slice(0, -1).flatMap((u) => u.tokens);
       const tokensOf = async (finalPass: boolean): Promise<number[]> =>
         (await streamPcm(floatToS16le(samples), { model: lm, ...opts, finalPass })).flatMap((x) => x.words.flatMap((w) => [...w.tokens]));
       assert.deepEqual(await tokensOf(false), chunks, `${name}: no final pass, the chunks' updates only`);
@@ -174,9 +176,9 @@ describe('streaming on the toy model', () => {
     }
   });
 
-  it('a 20-minute stream runs in flat memory without a repetition loop', { skip: SKIP_SLOW }, async (t) => {
+  it('a 20-minute call with --vac runs in flat memory, without a repetition loop, its WER under 50 %', { skip: SKIP_SLOW }, async (t) => {
     const clips = ['fr-000.wav', 'fr-001.wav'].map((n) => readAudioFile(path.join(TOY, n)).samples);
-    const pause = new Float32Array(8000);
+    const pause = new Float32Array(16000); // 1 s between utterances: VAC ends each one
     const parts: Float32Array[] = [];
     const reference: string[] = [];
     let total = 0;
@@ -187,7 +189,9 @@ describe('streaming on the toy model', () => {
         total += c.length + pause.length;
       }
     }
-    const tr = transcriber({ model: lm, language: 'fr', objectMode: true, minChunkSize: 1.2 });
+    const vad = await SileroVad.load();
+    t.after(() => vad.release());
+    const tr = transcriber({ model: lm, language: 'fr', objectMode: true, minChunkSize: 1.2, vad });
     const rss: number[] = [];
     let tokens = 0;
     let loops = 0;

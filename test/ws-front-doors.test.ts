@@ -200,7 +200,7 @@ describe('the switches\' WebSocket port', () => {
     c.ws.send(JSON.stringify({ type: 'start', language: 'fr-FR', format: 'raw', encoding: 'LINEAR16', sampleRateHz: 16000, interimResults: true }));
     await c.sendFrames(frames(pcm, 3200));
     c.ws.send(JSON.stringify({ type: 'stop' }));
-    assert.equal((await c.closed).code, 'jambonz does not close: the server does');
+    assert.equal((await c.closed).code, 1000, 'jambonz does not close: the server does');
     const expected: Record<string, unknown>[] = [];
     let utterance = '';
     for (const s of segs) {
@@ -406,7 +406,7 @@ describe('the switches\' WebSocket port', () => {
     await Promise.all(all.map((c) => c.closed));
     await until(() => s.connections === 0, 'every stream to end');
     await watch.settled();
-    assert.equal(refusals.text().match(/Refusing client/gu)?.length, 'the first refusal is logged, the others counted');
+    assert.equal(refusals.text().match(/Refusing client/gu)?.length, 1, 'the first refusal is logged, the others counted');
     assert.match(refusals.text(), /Refused 296 more client\(s\) while at capacity/u);
   });
 

@@ -1,5 +1,8 @@
 import { readAudioFile } from '../audio/wav.js';
 import type { AlignAttOptions } from '../decode/align-att.js';
+import { ALIGN_ATT_OPTION_KEYS } from '../decode/align-att-options.js';
+import { InvalidOptionError } from '../errors.js';
+import { checkOptionKeys, type MissingKeys } from '../util/option-keys.js';
 import { transcribeOffline } from '../decode/offline.js';
 import type { LoadedModel } from '../model/load-model.js';
 import type { Chunking } from '../stream/chunk-buffer.js';
@@ -13,6 +16,11 @@ import { werCounts, werPercent, type WerCounts } from './wer.js';
 
 /** `offline`: whole-file decoding ({@link transcribeOffline}); `streaming`: the AlignAtt pipeline, chunk by chunk. */
 export type EvalMode = 'offline' | 'streaming';
+
+const EVAL_OPTION_KEYS = [
+  ...ALIGN_ATT_OPTION_KEYS.filter((k): k is Exclude<(typeof ALIGN_ATT_OPTION_KEYS)[number], 'language'> => k !== 'language'),
+  'mode', 'minChunkSize', 'vad', 'chunking', 'finalPass', 'onResult',
+] as const;
 
 /** How {@link evaluate} transcribes the manifest's files (each file's language comes from the manifest). */
 export interface EvalOptions extends Omit<AlignAttOptions, 'language'> {
@@ -93,6 +101,8 @@ export interface EvalReport {
 
 /** Transcribes every file of a manifest and scores it (WER per language; sentence lag when streaming). */
 export async function evaluate(lm: LoadedModel, entries: readonly ManifestEntry[], opts: EvalOptions): Promise<EvalReport> {
+  checkOptionKeys<MissingKeys<EvalOptions, typeof EVAL_OPTION_KEYS>>(opts, EVAL_OPTION_KEYS, 'evaluate');
+  if (opts.mode !== 'offline' && opts.mode !== 'streaming') throw new InvalidOptionError('mode', `"offline" or "streaming", got ${JSON.stringify(opts.mode)}`);
   const results: FileResult[] = [];
   for (const [i, e] of entries.entries()) {
     const samples = readAudioFile(e.audio).samples;
