@@ -65,9 +65,13 @@ export const ErrorCodes = {
   ERR_TRANSCRIPT_STORE: 'a call\'s line could not be written to the transcript store',
   /** An internal error (a bug): the message says where. */
   ERR_INTERNAL: 'an internal error (a bug): the message says where',
+  /** The audio input cannot be opened or read (a missing file, a read error, stdin a terminal). */
   ERR_AUDIO_INPUT: 'the audio input cannot be opened or read',
+  /** The audio input holds no samples (an empty file or stream). */
   ERR_AUDIO_EMPTY: 'the audio input holds no samples',
+  /** A compressed or non-WAV audio format needs ffmpeg, which is not on the PATH or cannot be run. */
   ERR_FFMPEG_MISSING: 'this audio format needs ffmpeg, which is not on the PATH',
+  /** ffmpeg ran but could not decode the audio (the message holds its last error line). */
   ERR_FFMPEG: 'ffmpeg could not decode the audio',
 } as const;
 

@@ -3,35 +3,27 @@
 // errors, hang-up), each call's stored lines compared with the transcript of the same audio
 // brought to 16 kHz by the same resampler; broken peers among honest ones.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { RationalResampler } from '../lib/audio/rational-resampler.js';
 import { readTranscript, type StoredLine } from '../lib/bridge/transcript-store.js';
 import { Upsample2x } from '../lib/bridge/upsample.js';
 import { werCounts } from '../lib/eval/wer.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
-import { createLogger } from '../lib/server/logger.js';
 import type { IdentifiedCall, ServerObserver } from '../lib/server/observer.js';
 import { createServer, type ServerOptions, type SimulstreamServer } from '../lib/server/server.js';
 import { formatLine } from '../lib/stream/line-format.js';
 import { streamPcm } from '../lib/stream/run-transcriber.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
 import { until } from './helpers/wait.js';
+import { captureLog } from './helpers/log-capture.js';
+import { watchResources } from './helpers/resources.js';
 import { TOY, tempDir, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
 import { audioSocketCall, audioSocketMessage, uuidBytes } from './helpers/switch-clients.js';
 
 const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
-const fdCount = (): number => fs.readdirSync('/proc/self/fd').length;
-
-function capture(): { logger: ReturnType<typeof createLogger>; text: () => string } {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (d: Buffer) => (text += d.toString('utf8')));
-  return { logger: createLogger(out, 'DEBUG'), text: () => text };
-}
 
 /** How each call ended, by uuid. */
 function ends(): ServerObserver & { byUuid(uuid: string): Promise<{ code: string; message: string } | undefined>; identified: IdentifiedCall[] } {
@@ -95,7 +87,7 @@ describe('Asterisk AudioSocket', () => {
   });
 
   it('the dialplan\'s AudioSocket(): UUID, 8 kHz audio (0x10) in 20 ms messages, DTMF ignored, an error logged with its code, hang-up: the lines of the upsampled audio, stored', async () => {
-    const log = capture();
+    const log = captureLog();
     const obs = ends();
     const { port, outDir } = await start({ logger: log.logger, observers: [obs] });
     const pcm8k = await through(toyPcm('fr-000.wav'), new RationalResampler(16000, 8000));
@@ -140,10 +132,10 @@ describe('Asterisk AudioSocket', () => {
   });
 
   it('broken peers: an unknown kind, a length past its payload, a rate change, a short UUID: a clear error for that call alone; the audio before it transcribed; an honest call unchanged; no fd leak', async () => {
-    const log = capture();
+    const log = captureLog();
     const obs = ends();
     const { server, port, outDir } = await start({ logger: log.logger, observers: [obs] });
-    const fds0 = fdCount();
+    const watch = watchResources();
     const pcm8k = await through(toyPcm('en-001.wav'), new RationalResampler(16000, 8000));
     const honestSegs = await transcribe(await through(pcm8k, new Upsample2x()));
     const part = pcm8k.subarray(0, 8000 * 2 * 2); // 2 s
@@ -185,7 +177,7 @@ describe('Asterisk AudioSocket', () => {
     assert.match(log.text(), /\| WARNING \| Client audiosocket \('127\.0\.0\.1', \d+\): a UUID message of 3 bytes \(expected 16\) was ignored/u);
     assert.match(log.text(), /\| ERROR \| Client audiosocket \('127\.0\.0\.1', \d+\): AudioSocket: a message of unknown kind 0x42/u);
     await until(() => server.connections === 0, 'every call to end');
-    await until(() => fdCount() <= fds0, `file descriptors back to ${fds0} (now ${fdCount()})`);
+    await watch.settled();
   });
 
   it('AudioSocket calls count against --max-connections with the other doors: past it, the socket is closed at once', async () => {

@@ -16,22 +16,15 @@ import { readTranscript, type StoredLine } from '../lib/bridge/transcript-store.
 import { buildCli } from '../lib/cli/main.js';
 import { SimulstreamError } from '../lib/errors.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
-import { createLogger } from '../lib/server/logger.js';
 import { createServer, type SimulstreamServer } from '../lib/server/server.js';
-import { watchOutput } from './helpers/cli.js';
+import { nodeChild } from './helpers/cli.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { clipsWer } from './helpers/peer.js';
 import { until } from './helpers/wait.js';
+import { captureLog } from './helpers/log-capture.js';
 
 const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
-
-function capture(name = 'bridge'): { logger: ReturnType<typeof createLogger>; text: () => string } {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (d: Buffer) => (text += d.toString('utf8')));
-  return { logger: createLogger(out, 'DEBUG', name), text: () => text };
-}
 
 const pcm = (...files: string[]): Int16Array => {
   const b = Buffer.concat(files.map((f) => toyPcm(f)));
@@ -199,7 +192,7 @@ describe('the bridge against failing peers', () => {
   }
 
   it('malformed events from FreeSWITCH are skipped with a warning; the event socket keeps working', async () => {
-    const log = capture();
+    const log = captureLog('bridge');
     const { port } = await asr();
     const b = createBridge({ port: fs1.port, recognizer: tcpRecognizer(`127.0.0.1:${port}`), outDir: tempDir(), recordDir: tempDir(), format: 'json', logger: log.logger });
     await b.connect();
@@ -231,7 +224,7 @@ describe('the bridge against failing peers', () => {
   });
 
   it('a refused login is logged as such and retried with backoff until FreeSWITCH takes it', async () => {
-    const log = capture();
+    const log = captureLog('bridge');
     const fs2 = new FakeFreeswitch();
     await fs2.start();
     const { port } = await asr();
@@ -279,7 +272,7 @@ describe('the bridge against failing peers', () => {
   });
 
   it('the recognizer is killed mid-call and started again: the stored transcript covers the whole call, in order, no line twice', async () => {
-    const log = capture();
+    const log = captureLog('bridge');
     const first = await serveChild();
     const port = first.port;
     let second: Promise<{ child: ChildProcess; port: number }> | undefined;
@@ -306,7 +299,7 @@ describe('the bridge against failing peers', () => {
   });
 
   it('--server a,b: a call whose server goes away moves to the next one without losing audio', async () => {
-    const log = capture();
+    const log = captureLog('bridge');
     const a = await asr();
     const bsrv = await asr();
     const rec = counting(tcpRecognizer(`127.0.0.1:${a.port},127.0.0.1:${bsrv.port}`));
@@ -388,10 +381,8 @@ describe('bridge --auto start-up', () => {
       });
     });
     const dir = tempDir();
-    const child = spawn(process.execPath, bridgeArgs(port, dir), { env: { ...process.env, SIMULSTREAM_ESL_PASSWORD: 'not-ClueCon' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const { child, log, exited } = nodeChild(bridgeArgs(port, dir), { env: { ...process.env, SIMULSTREAM_ESL_PASSWORD: 'not-ClueCon' } });
     const fs2 = new FakeFreeswitch('not-ClueCon');
-    const log = watchOutput(child.stderr!);
     try {
       await log.until(/WARNING \| FreeSWITCH is not up yet \(cannot reach FreeSWITCH's event socket at 127\.0\.0\.1:\d+: connect ECONNREFUSED[^)]*\); retrying in [\d.]+ s/u, 'a retry');
       await fs2.start(port);
@@ -409,9 +400,7 @@ describe('bridge --auto start-up', () => {
 
   it('SIGTERM while it waits for FreeSWITCH: exit 0; a refused login at start is not retried (exit 1, one line)', async () => {
     const dir = tempDir();
-    const child = spawn(process.execPath, bridgeArgs(9, dir), { stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const out = watchOutput(child.stderr!);
+    const { child, log: out, exited } = nodeChild(bridgeArgs(9, dir));
     await out.until(/FreeSWITCH is not up yet/u, 'a retry');
     child.kill('SIGTERM');
     assert.equal(await exited, 0, out.text());

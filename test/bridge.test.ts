@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createBridge, type Bridge } from '../lib/bridge/bridge.js';
 import { parseEvent, formatPlainEvent } from '../lib/bridge/esl-event.js';
 import { EslParser } from '../lib/bridge/esl-parser.js';
@@ -14,11 +14,10 @@ import { Upsample2x } from '../lib/bridge/upsample.js';
 import wavefile from 'wavefile';
 import { buildCli } from '../lib/cli/main.js';
 import { SimulstreamError } from '../lib/errors.js';
-import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
-import { createServer, type SimulstreamServer } from '../lib/server/server.js';
+import { createServer } from '../lib/server/server.js';
 import { formatLine } from '../lib/stream/line-format.js';
-import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
-import { FIXTURES, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
+import { useBridgeRig } from './helpers/bridge-rig.js';
+import { FIXTURES, tempDir, toyPcm } from './helpers/fixtures.js';
 import { clipWer, peerText, peerUpdates, sameLines, simulStreamingOptions } from './helpers/peer.js';
 import { until } from './helpers/wait.js';
 
@@ -118,10 +117,7 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
   // The recognizer behaves as SimulStreaming (its chunking, none of our differences, the final pass
   // of its file simulation) and does not catch up: every stored transcript is SimulStreaming's
   // lines for the same clip, whatever the machine's load.
-  let lm: LoadedModel;
-  let asr: SimulstreamServer;
-  let asrPort: number;
-  let fs1: FakeFreeswitch;
+  const rig = useBridgeRig({ ...simulStreamingOptions('defaults', 'fr'), catchUp: false });
   const pcm = (f: string): Int16Array => {
     const b = toyPcm(f);
     return new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
@@ -132,21 +128,8 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
     assert.ok(sameLines(asLines(stored), want), `${what}: SimulStreaming's lines\n${want}\ngot\n${asLines(stored)}`);
   };
 
-  before(async () => {
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
-    asr = createServer({ model: lm, host: '127.0.0.1', port: 0, ...simulStreamingOptions('defaults', 'fr'), catchUp: false });
-    asrPort = (await asr.listen()).port;
-    fs1 = new FakeFreeswitch();
-    await fs1.start();
-  });
-  after(async () => {
-    await fs1.stop();
-    await asr.close();
-    await lm.release();
-  });
-
   function bridge(outDir: string, extra: Partial<Parameters<typeof createBridge>[0]> = {}): Bridge {
-    return createBridge({ port: fs1.port, recognizer: tcpRecognizer(`127.0.0.1:${asrPort}`), outDir, recordDir: tempDir(), backoffMs: [50, 200], ...extra });
+    return createBridge({ port: rig.fs.port, recognizer: tcpRecognizer(`127.0.0.1:${rig.asrPort}`), outDir, recordDir: tempDir(), backoffMs: [50, 200], ...extra });
   }
 
   async function cli(args: string[]): Promise<{ code: number; out: string }> {
@@ -162,11 +145,11 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
   }
 
   it('--test-connection: says what works, and what does not', async () => {
-    const ok = await cli(['bridge', '--test-connection', '--esl-port', String(fs1.port), '--server', `127.0.0.1:${asrPort}`]);
+    const ok = await cli(['bridge', '--test-connection', '--esl-port', String(rig.fs.port), '--server', `127.0.0.1:${rig.asrPort}`]);
     assert.equal(ok.code, 0, ok.out);
     assert.match(ok.out, /^ESL 127\.0\.0\.1:\d+: OK \(logged in; FreeSWITCH \(Version 1\.10\.12 fake\) is ready\)$/m);
     assert.match(ok.out, /^recognizer 127\.0\.0\.1:\d+: OK \(accepts connections\)$/m);
-    const bad = await cli(['bridge', '--test-connection', '--esl-port', String(fs1.port), '--esl-password', 'wrong', '--server', '127.0.0.1:1']);
+    const bad = await cli(['bridge', '--test-connection', '--esl-port', String(rig.fs.port), '--esl-password', 'wrong', '--server', '127.0.0.1:1']);
     assert.equal(bad.code, 1);
     assert.match(bad.out, /^ESL 127\.0\.0\.1:\d+: FAILED \(FreeSWITCH at 127\.0\.0\.1:\d+ rejected the password \(-ERR invalid\)\)$/m);
     assert.match(bad.out, /^recognizer 127\.0\.0\.1:1: FAILED \(cannot reach the recognizer at 127\.0\.0\.1:1: connect ECONNREFUSED/m);
@@ -176,18 +159,18 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
     const out = tempDir();
     const b = bridge(out);
     await b.connect();
-    fs1.addCall({ uuid: 'call-1', caller: '+33612345678', callee: '3001', audio: pcm('fr-000.wav'), rate: 16000 });
-    fs1.answer('call-1');
+    rig.fs.addCall({ uuid: 'call-1', caller: '+33612345678', callee: '3001', audio: pcm('fr-000.wav'), rate: 16000 });
+    rig.fs.answer('call-1');
     const call = await b.transcribeCall('call-1');
     await call.done;
     await b.close();
     const stored = readTranscript(path.join(out, 'call-1.jsonl'));
     assertPeer(stored, 'fr-000.wav');
     assert.ok(stored.every((l) => l.caller === '+33612345678' && l.callee === '3001' && l.leg === 'mixed'));
-    assert.ok(fs1.commands.includes('api uuid_setvar call-1 record_sample_rate 16000'));
-    assert.ok(fs1.commands.includes('api uuid_setvar call-1 enable_file_write_buffering false'));
-    assert.ok(fs1.commands.some((c) => /^api uuid_record call-1 start \S+\/fs_call-1\.raw$/.test(c)));
-    assert.ok(!fs.readdirSync(path.dirname(fs1.commands.find((c) => c.includes('uuid_record call-1 start'))!.split(' ').at(-1)!)).length);
+    assert.ok(rig.fs.commands.includes('api uuid_setvar call-1 record_sample_rate 16000'));
+    assert.ok(rig.fs.commands.includes('api uuid_setvar call-1 enable_file_write_buffering false'));
+    assert.ok(rig.fs.commands.some((c) => /^api uuid_record call-1 start \S+\/fs_call-1\.raw$/.test(c)));
+    assert.ok(!fs.readdirSync(path.dirname(rig.fs.commands.find((c) => c.includes('uuid_record call-1 start'))!.split(' ').at(-1)!)).length);
   });
 
   it('--auto: 5 overlapping calls, each its own transcript; lines go back as CUSTOM asr::transcript', async () => {
@@ -196,32 +179,32 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
     await b.connect();
     await b.auto();
     const clips = ['fr-000.wav', 'fr-001.wav', 'fr-000.wav', 'fr-001.wav', 'fr-000.wav'];
-    clips.forEach((f, i) => fs1.addCall({ uuid: `auto-${i}`, caller: `10${i}`, callee: '3000', audio: pcm(f), rate: 16000 }));
+    clips.forEach((f, i) => rig.fs.addCall({ uuid: `auto-${i}`, caller: `10${i}`, callee: '3000', audio: pcm(f), rate: 16000 }));
     // an outbound leg is not transcribed by default
-    fs1.addCall({ uuid: 'auto-out', caller: '3000', callee: '0612', direction: 'outbound', audio: pcm('en-000.wav'), rate: 16000 });
-    fs1.answer('auto-out');
+    rig.fs.addCall({ uuid: 'auto-out', caller: '3000', callee: '0612', direction: 'outbound', audio: pcm('en-000.wav'), rate: 16000 });
+    rig.fs.answer('auto-out');
     // staggered: each call is answered once the one before it is being transcribed, so they overlap
     for (let i = 0; i < clips.length; i++) {
-      fs1.answer(`auto-${i}`);
+      rig.fs.answer(`auto-${i}`);
       await until(() => b.calls.has(`auto-${i}`), `call ${i} picked up`);
     }
     await until(() => clips.every((_, i) => fs.existsSync(path.join(out, `auto-${i}.jsonl`))) && b.calls.size === 0, 'every call transcribed');
     await b.close();
     clips.forEach((f, i) => assertPeer(readTranscript(path.join(out, `auto-${i}.jsonl`)), f, `call ${i} (${f})`));
     assert.ok(!fs.existsSync(path.join(out, 'auto-out.jsonl')));
-    const events = fs1.sentEvents.filter((e) => e.headers['Event-Subclass'] === 'asr::transcript' && e.headers['Unique-ID'] === 'auto-1');
+    const events = rig.fs.sentEvents.filter((e) => e.headers['Event-Subclass'] === 'asr::transcript' && e.headers['Unique-ID'] === 'auto-1');
     assert.equal(events.length, readTranscript(path.join(out, 'auto-1.jsonl')).length);
   });
 
   it("through a server with SimulStreaming's 0.5 s chunks, a call's stored lines are its own updates, times to the millisecond", async () => {
     const peer = peerUpdates('chunk0.5-ft25', 'fr-001.wav').filter((u) => u.text !== '');
-    const compat = createServer({ model: lm, host: '127.0.0.1', port: 0, ...simulStreamingOptions('chunk0.5-ft25', 'fr'), catchUp: false });
+    const compat = createServer({ model: rig.lm, host: '127.0.0.1', port: 0, ...simulStreamingOptions('chunk0.5-ft25', 'fr'), catchUp: false });
     try {
       const out = tempDir();
       const b = bridge(out, { recognizer: tcpRecognizer(`127.0.0.1:${(await compat.listen()).port}`) });
       await b.connect();
-      fs1.addCall({ uuid: 'peer-1', caller: '0611', callee: '3001', audio: pcm('fr-001.wav'), rate: 16000 });
-      fs1.answer('peer-1');
+      rig.fs.addCall({ uuid: 'peer-1', caller: '0611', callee: '3001', audio: pcm('fr-001.wav'), rate: 16000 });
+      rig.fs.answer('peer-1');
       await (await b.transcribeCall('peer-1')).done;
       await b.close();
       const stored = readTranscript(path.join(out, 'peer-1.jsonl'));
@@ -243,39 +226,39 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
     const b = bridge(out);
     await b.connect();
     await b.auto();
-    fs1.addCall({ uuid: 'r-long', caller: '201', callee: '3000', audio: pcm('fr-001.wav'), rate: 16000 });
-    fs1.addCall({ uuid: 'r-short', caller: '202', callee: '3000', audio: pcm('fr-000.wav'), rate: 16000 });
+    rig.fs.addCall({ uuid: 'r-long', caller: '201', callee: '3000', audio: pcm('fr-001.wav'), rate: 16000 });
+    rig.fs.addCall({ uuid: 'r-short', caller: '202', callee: '3000', audio: pcm('fr-000.wav'), rate: 16000 });
     // r-short stays on the line until it is hung up, below, while the event socket is down
-    fs1.holdAt('r-short', 0.5);
-    fs1.answer('r-long');
-    fs1.answer('r-short');
+    rig.fs.holdAt('r-short', 0.5);
+    rig.fs.answer('r-long');
+    rig.fs.answer('r-short');
     await until(() => b.calls.size === 2, 'both calls picked up');
     await until(() => fs.existsSync(path.join(out, 'r-long.jsonl')), 'a first line of r-long stored');
-    await fs1.down();
-    fs1.hangup('r-short'); // its hangup event is lost: nobody is connected
-    await fs1.up();
+    await rig.fs.down();
+    rig.fs.hangup('r-short'); // its hangup event is lost: nobody is connected
+    await rig.fs.up();
     await until(() => b.calls.size === 0, 'both calls finished');
     await b.close();
     assertPeer(readTranscript(path.join(out, 'r-long.jsonl')), 'fr-001.wav', 'the call that went on through the restart');
-    assert.ok(fs1.commands.filter((c) => c.startsWith('auth ')).length >= 2, 'logged in again');
-    assert.ok(fs1.commands.includes('api uuid_exists r-short'), 'asked whether the call that ended meanwhile still exists');
+    assert.ok(rig.fs.commands.filter((c) => c.startsWith('auth ')).length >= 2, 'logged in again');
+    assert.ok(rig.fs.commands.includes('api uuid_exists r-short'), 'asked whether the call that ended meanwhile still exists');
   });
 
   it('JSON events, and a FreeSWITCH that writes in 64 KB bursts: the same transcript', async () => {
     const out = tempDir();
     const b = bridge(out, { format: 'json' });
-    fs1.honourBufferingVar = false;
+    rig.fs.honourBufferingVar = false;
     try {
       await b.connect();
       await b.auto();
-      fs1.addCall({ uuid: 'burst-1', caller: '301', callee: '3000', audio: pcm('fr-001.wav'), rate: 16000 });
-      fs1.answer('burst-1');
+      rig.fs.addCall({ uuid: 'burst-1', caller: '301', callee: '3000', audio: pcm('fr-001.wav'), rate: 16000 });
+      rig.fs.answer('burst-1');
       await until(() => fs.existsSync(path.join(out, 'burst-1.jsonl')) && b.calls.size === 0, 'the call transcribed');
     } finally {
-      fs1.honourBufferingVar = true;
+      rig.fs.honourBufferingVar = true;
       await b.close();
     }
-    assert.ok(fs1.commands.includes('event json CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE RECORD_STOP BACKGROUND_JOB'));
+    assert.ok(rig.fs.commands.includes('event json CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE RECORD_STOP BACKGROUND_JOB'));
     assertPeer(readTranscript(path.join(out, 'burst-1.jsonl')), 'fr-001.wav');
   });
 
@@ -284,8 +267,8 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
     const b = bridge(out, { legs: 'both' });
     await b.connect();
     // both recordings begin at the call's first sample; the call lasts as long as the longer leg
-    fs1.addCall({ uuid: 'legs-1', caller: '401', callee: '3000', audio: pcm('fr-000.wav'), calleeAudio: pcm('fr-001.wav'), rate: 16000, legsRecorded: 2 });
-    fs1.answer('legs-1');
+    rig.fs.addCall({ uuid: 'legs-1', caller: '401', callee: '3000', audio: pcm('fr-000.wav'), calleeAudio: pcm('fr-001.wav'), rate: 16000, legsRecorded: 2 });
+    rig.fs.answer('legs-1');
     await (await b.transcribeCall('legs-1')).done;
     await b.close();
     const stored = readTranscript(path.join(out, 'legs-1.jsonl'));
@@ -296,19 +279,19 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
     const w = clipWer(callee, 'fr-001.wav');
     assert.ok(w.ours <= w.simulstreaming + 10, `callee WER ${w.ours.toFixed(1)} % (SimulStreaming ${w.simulstreaming.toFixed(1)} %): ${callee}`);
     assert.ok(clipWer(callee, 'fr-000.wav').ours > w.ours + 30, 'the callee leg holds the callee, not the caller');
-    assert.ok(fs1.commands.some((c) => /^api uuid_record legs-1 start \S+fs_legs-1_caller\.raw 0 \{RECORD_READ_ONLY=true\}$/.test(c)));
-    assert.ok(fs1.commands.some((c) => /^api uuid_record legs-1 start \S+fs_legs-1_callee\.raw 0 \{RECORD_WRITE_ONLY=true\}$/.test(c)));
+    assert.ok(rig.fs.commands.some((c) => /^api uuid_record legs-1 start \S+fs_legs-1_caller\.raw 0 \{RECORD_READ_ONLY=true\}$/.test(c)));
+    assert.ok(rig.fs.commands.some((c) => /^api uuid_record legs-1 start \S+fs_legs-1_callee\.raw 0 \{RECORD_WRITE_ONLY=true\}$/.test(c)));
   });
 
   it('--test: places a call with originate and transcribes it', async () => {
     const out = tempDir();
     const b = bridge(out);
-    fs1.originateAudio = pcm('fr-001.wav');
+    rig.fs.originateAudio = pcm('fr-001.wav');
     await b.connect();
     const call = await b.testCall('loopback/9196');
     await call.done;
     await b.close();
-    assert.ok(fs1.commands.some((c) => /^bgapi originate \{origination_caller_id_number=simulstream-test\}loopback\/9196 &park\(\)$/.test(c)));
+    assert.ok(rig.fs.commands.some((c) => /^bgapi originate \{origination_caller_id_number=simulstream-test\}loopback\/9196 &park\(\)$/.test(c)));
     assertPeer(readTranscript(path.join(out, `${call.call.uuid}.jsonl`)), 'fr-001.wav');
   });
 
@@ -319,11 +302,11 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
     assert.equal((wav.fmt as { sampleRate: number }).sampleRate, 8000);
     const audio = wav.getSamples(false, Int16Array) as unknown as Int16Array;
     await b.connect();
-    fs1.addCall({ uuid: 'tel-1', caller: '0140000000', callee: '3000', audio, rate: 8000 });
+    rig.fs.addCall({ uuid: 'tel-1', caller: '0140000000', callee: '3000', audio, rate: 8000 });
     const duration = audio.length / 8000;
     // the caller is still speaking: the call's clock stands at 60 % of the prompt until a line is stored
-    const release = fs1.holdAt('tel-1', duration * 0.6);
-    fs1.answer('tel-1');
+    const release = rig.fs.holdAt('tel-1', duration * 0.6);
+    rig.fs.answer('tel-1');
     const call = await b.transcribeCall('tel-1');
     await until(() => readTranscript(path.join(out, 'tel-1.jsonl')).length > 0, 'a line while the caller speaks');
     const early = readTranscript(path.join(out, 'tel-1.jsonl'));
@@ -331,7 +314,7 @@ describe('simulstream bridge against a fake FreeSWITCH', () => {
     assert.ok(early.every((l) => l.end_ms <= duration * 600), 'lines stored before the rest of the call was spoken');
     await call.done;
     await b.close();
-    const raw = fs1.commands.find((c) => c.includes('uuid_record tel-1 start'))!.split(' ').at(-1)!;
+    const raw = rig.fs.commands.find((c) => c.includes('uuid_record tel-1 start'))!.split(' ').at(-1)!;
     assert.equal(fs.statSync(raw).size, audio.length * 2, 'the whole call was recorded at 8 kHz');
     const stored = readTranscript(path.join(out, 'tel-1.jsonl'));
     assert.ok(stored.length > early.length, 'lines came back after the hold too');

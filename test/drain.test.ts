@@ -2,13 +2,12 @@
 // and lets the streams already open go on until their clients end them (or --drain-timeout
 // passes: then their final pass), then exits 0.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { freePort } from './helpers/clients.js';
-import { watchOutput } from './helpers/cli.js';
+import { nodeChild, type NodeChild } from './helpers/cli.js';
 import { ROOT, TOY, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { metric, scrape } from './helpers/prometheus.js';
 import { parseLines, peerLine, peerText, peerUpdates, sameLines } from './helpers/peer.js';
@@ -43,16 +42,14 @@ describe('serve drains on SIGTERM', () => {
   });
   after(() => lm.release());
 
-  async function serve(extra: string[]): Promise<{ child: ChildProcess; port: number; metricsPort: number; log: ReturnType<typeof watchOutput>; exited: Promise<number | null> }> {
+  async function serve(extra: string[]): Promise<NodeChild & { port: number; metricsPort: number }> {
     const [port, metricsPort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, [
+    const { child, log, exited } = nodeChild([
       path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'),
       // SimulStreaming's behaviour with the final pass: a stream's lines are SimulStreaming's lines
       '--models-dir', testCacheDir(), '--language', 'fr', '--compat', 'simulstreaming', '--chunking', 'simulstreaming', '--final-pass', '--threads', '1',
       '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', 'INFO', ...extra,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const log = watchOutput(child.stderr!);
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    ]);
     await log.until(/Listening on 127\.0\.0\.1:\d+/u, 'the server to listen');
     return { child, port, metricsPort, log, exited };
   }

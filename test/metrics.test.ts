@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -20,12 +19,13 @@ import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { createJsonLogger } from '../lib/server/json-logger.js';
 import { createLogger, withContext } from '../lib/server/logger.js';
 import { createServer, type SimulstreamServer } from '../lib/server/server.js';
-import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
+import { useBridgeRig } from './helpers/bridge-rig.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { metric, scrape } from './helpers/prometheus.js';
 import { freePort, ncClient } from './helpers/clients.js';
 import { peerText, sameLines, simulStreamingOptions } from './helpers/peer.js';
 import { until } from './helpers/wait.js';
+import { nodeChild, untilReady } from './helpers/cli.js';
 
 const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
 
@@ -152,16 +152,13 @@ describe('the HTTP port\'s rules', () => {
 describe('serve --http-port from the command line', () => {
   it('health, readiness and metrics on the HTTP port, open without the token the page needs; the configuration logged once, as JSON; SIGTERM exits 0', async () => {
     const [port, httpPort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, [
+    const { child, log, exited } = nodeChild([
       path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'),
       '--models-dir', testCacheDir(), '--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort),
       '--max-streams', '2', '--threads', '1', '--log-format', 'json', '--log-level', 'INFO',
-    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIMULSTREAM_HTTP_TOKEN: 'the-token' } });
-    let log = '';
-    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    ], { env: { ...process.env, SIMULSTREAM_HTTP_TOKEN: 'the-token' } });
     try {
-      await until(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, `readiness\n${log}`);
+      await untilReady(httpPort);
       assert.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200);
       // health checks and scrapers carry no token; the page and the transcripts need it
       for (const p of ['/', '/api/calls', '/events', '/nope']) assert.equal((await fetch(`http://127.0.0.1:${httpPort}${p}`)).status, 401, p);
@@ -176,7 +173,7 @@ describe('serve --http-port from the command line', () => {
       child.kill('SIGTERM');
     }
     assert.equal(await exited, 0);
-    const recs = log.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const recs = log.text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const config = recs.filter((r) => /^Configuration: /.test(r.msg as string));
     assert.equal(config.length, 1);
     assert.deepEqual(
@@ -188,23 +185,7 @@ describe('serve --http-port from the command line', () => {
 });
 
 describe('bridge metrics', () => {
-  let lm: LoadedModel;
-  let asr: SimulstreamServer;
-  let asrPort: number;
-  let fs1: FakeFreeswitch;
-
-  before(async () => {
-    lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
-    asr = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS });
-    asrPort = (await asr.listen()).port;
-    fs1 = new FakeFreeswitch();
-    await fs1.start();
-  });
-  after(async () => {
-    await fs1.stop();
-    await asr.close();
-    await lm.release();
-  });
+  const rig = useBridgeRig(OPTS);
 
   it('calls active, finished and failed; lines stored; JSON logs carry the call uuid; a throwing observer beside the metrics breaks nothing', async () => {
     const metrics = new BridgeMetrics({ version: '9.9.9-test' });
@@ -218,12 +199,12 @@ describe('bridge metrics', () => {
     logs.on('data', (d: Buffer) => (logText += d.toString()));
     const nobody = await freePort();
     const bridge = (recognizer: string) =>
-      createBridge({ port: fs1.port, recognizer: tcpRecognizer(recognizer), outDir: out, recordDir: tempDir(), backoffMs: [50, 200], observers: [throwing, metrics], logger: createJsonLogger(logs, 'INFO', 'bridge') });
-    const b = bridge(`127.0.0.1:${asrPort}`);
+      createBridge({ port: rig.fs.port, recognizer: tcpRecognizer(recognizer), outDir: out, recordDir: tempDir(), backoffMs: [50, 200], observers: [throwing, metrics], logger: createJsonLogger(logs, 'INFO', 'bridge') });
+    const b = bridge(`127.0.0.1:${rig.asrPort}`);
     await b.connect();
     const b16 = toyPcm('fr-001.wav');
-    fs1.addCall({ uuid: 'm-1', caller: '100', callee: '200', audio: new Int16Array(b16.buffer.slice(b16.byteOffset, b16.byteOffset + b16.length)), rate: 16000 });
-    fs1.answer('m-1');
+    rig.fs.addCall({ uuid: 'm-1', caller: '100', callee: '200', audio: new Int16Array(b16.buffer.slice(b16.byteOffset, b16.byteOffset + b16.length)), rate: 16000 });
+    rig.fs.answer('m-1');
     const call = await b.transcribeCall('m-1');
     assert.equal(metric(await metrics.registry.metrics(), 'simulstream_bridge_calls_active'), 1);
     await call.done;
@@ -239,8 +220,8 @@ describe('bridge metrics', () => {
     // a recognizer that cannot be reached: the call fails, counted by code
     const down = bridge(`127.0.0.1:${nobody}`);
     await down.connect();
-    fs1.addCall({ uuid: 'm-2', caller: '100', callee: '200', audio: new Int16Array(16000), rate: 16000 });
-    fs1.answer('m-2');
+    rig.fs.addCall({ uuid: 'm-2', caller: '100', callee: '200', audio: new Int16Array(16000), rate: 16000 });
+    rig.fs.answer('m-2');
     await assert.rejects(down.transcribeCall('m-2'), (e: Error & { code?: string }) => e.code === 'ERR_RECOGNIZER');
     await down.close();
     const t2 = await metrics.registry.metrics();
@@ -261,11 +242,11 @@ describe('bridge metrics', () => {
     let logText = '';
     logs.on('data', (d: Buffer) => (logText += d.toString()));
     const b16 = toyPcm('en-000.wav');
-    fs1.addCall({ uuid: 'cli-1', caller: '100', callee: '200', audio: new Int16Array(b16.buffer.slice(b16.byteOffset, b16.byteOffset + b16.length)), rate: 16000 });
-    fs1.answer('cli-1');
+    rig.fs.addCall({ uuid: 'cli-1', caller: '100', callee: '200', audio: new Int16Array(b16.buffer.slice(b16.byteOffset, b16.byteOffset + b16.length)), rate: 16000 });
+    rig.fs.answer('cli-1');
     const out = tempDir();
     const run = buildCli({ stdout: new PassThrough(), stderr: logs }).parseAsync([
-      'node', 'simulstream', 'bridge', '--uuid', 'cli-1', '--esl-port', String(fs1.port), '--server', `127.0.0.1:${asrPort}`,
+      'node', 'simulstream', 'bridge', '--uuid', 'cli-1', '--esl-port', String(rig.fs.port), '--server', `127.0.0.1:${rig.asrPort}`,
       '--out-dir', out, '--record-dir', tempDir(), '--http-port', '0', '--log-format', 'json',
     ]);
     let httpPort = 0;

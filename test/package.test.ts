@@ -3,14 +3,14 @@
 // there — the Docker image's own command (deploy/Dockerfile's CMD and HEALTHCHECK) included, so
 // nothing the runtime needs can be left out of the package or the image.
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { before, describe, it } from 'node:test';
 import { ROOT, TOY, tempDir, testCacheDir } from './helpers/fixtures.js';
 import { freePort } from './helpers/clients.js';
-import { until } from './helpers/wait.js';
+import { nodeChild, untilReady } from './helpers/cli.js';
 
 const run = promisify(execFile);
 const HAS_NPM = spawnSync('npm', ['--version']).status === 0;
@@ -61,23 +61,20 @@ describe('the npm package', { skip: HAS_NPM ? false : 'needs npm' }, () => {
     const { stdout } = await run(process.execPath, [bin, '--version']);
     assert.equal(stdout, `${PKG.version}\n`);
     const httpPort = await freePort();
-    const child = spawn(process.execPath, [
+    const { child, log, exited } = nodeChild([
       bin, 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'), '--models-dir', testCacheDir(),
       '--host', '127.0.0.1', '--port', '0', '--http-port', String(httpPort), '--log-level', 'INFO',
-    ], { cwd: tempDir(), stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    ], { cwd: tempDir() });
     try {
-      await until(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, `readiness\n${log}`);
+      await untilReady(httpPort);
       assert.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200);
       const page = await fetch(`http://127.0.0.1:${httpPort}/`);
-      assert.equal(page.status, 200, log);
+      assert.equal(page.status, 200, log.text());
       assert.match(await page.text(), /<html/iu);
     } finally {
       child.kill('SIGTERM');
     }
-    assert.equal(await exited, 0, log);
+    assert.equal(await exited, 0, log.text());
   });
 
   it('the Docker image\'s command and health check, run from the installed package', async () => {
@@ -92,21 +89,15 @@ describe('the npm package', { skip: HAS_NPM ? false : 'needs npm' }, () => {
     const args = cmd.flatMap((a, i) => (a === 'small' && cmd[i - 1] === '--model' ? [] : a === '--model' ? ['--model_path', path.join(TOY, 'ggml-toy.bin')] : [a]));
     const swapped = args.map((a, i) => (args[i - 1] === '--port' ? String(port) : args[i - 1] === '--metrics-port' ? String(metricsPort) : a));
     assert.ok(swapped.includes('--metrics-port') && swapped.includes('0.0.0.0'), 'the image binds every address, with no token');
-    const child = spawn(process.execPath, [path.join(installed, entry[1]!), ...swapped, '--models-dir', testCacheDir()], {
-      cwd: installed,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let log = '';
-    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const { child, log, exited } = nodeChild([path.join(installed, entry[1]!), ...swapped, '--models-dir', testCacheDir()], { cwd: installed });
     try {
-      await until(async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`).catch(() => null))?.status === 200, `readiness\n${log}`);
+      await untilReady(metricsPort);
       const check = spawnSync('bash', ['-c', health.replace('9100', String(metricsPort))]);
       assert.equal(check.status, 0, `HEALTHCHECK: ${String(check.stderr)}`);
       assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/`)).status, 404, 'no page on the metrics port');
     } finally {
       child.kill('SIGTERM');
     }
-    assert.equal(await exited, 0, log);
+    assert.equal(await exited, 0, log.text());
   });
 });

@@ -1,15 +1,13 @@
 // No caller can hurt another call: faults inside one stream, hostile clients, the observer, and the
 // checks made before the server listens. Everything runs on loopback, bounded in count and time.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../lib/cli/main.js';
 import { ErrorCodes, SimulstreamError, StartupError } from '../lib/errors.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
-import { createLogger } from '../lib/server/logger.js';
 import type { ServerObserver } from '../lib/server/observer.js';
 import { OutputWatch } from '../lib/server/output-watch.js';
 import { SenderPace } from '../lib/server/sender-pace.js';
@@ -23,6 +21,8 @@ import { faultyModel } from './helpers/faulty-model.js';
 import { TOY, testCacheDir, toyPcm } from './helpers/fixtures.js';
 import { parseLines, peerText, sameLines, simulStreamingOptions } from './helpers/peer.js';
 import { until } from './helpers/wait.js';
+import { captureLog } from './helpers/log-capture.js';
+import { mib, watchResources } from './helpers/resources.js';
 
 /** Every stream behaves as SimulStreaming's, so that each honest client's lines are SimulStreaming's lines. */
 const OPTS = { ...simulStreamingOptions('defaults', 'fr'), catchUp: false } as const;
@@ -33,16 +33,6 @@ function assertPeer(got: string, file: string, what = file): void {
   assert.ok(sameLines(got, peerText('defaults', file)), `${what}: SimulStreaming's lines\n${peerText('defaults', file)}\ngot\n${got}`);
 }
 
-const fdCount = (): number => fs.readdirSync('/proc/self/fd').length;
-const mib = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
-
-/** A log that the test can read. */
-function capture(): { logger: ReturnType<typeof createLogger>; text: () => string } {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (d: Buffer) => (text += d.toString('utf8')));
-  return { logger: createLogger(out, 'DEBUG'), text: () => text };
-}
 
 /** Records every observer call. */
 function recorder(): ServerObserver & { calls: { name: string; args: unknown[] }[] } {
@@ -93,7 +83,7 @@ describe('server: a stream\'s failure is its own', () => {
 
   it('the model throws on one stream\'s 3rd call while four others stream: theirs are byte-identical to their solo runs', async () => {
     const guard = noEscapes();
-    const log = capture();
+    const log = captureLog();
     const obs = recorder();
     let accepted = 0;
     const faulty = faultyModel(lm, 3, () => new SimulstreamError('ERR_ONNX_RUNTIME', 'injected ONNX Runtime failure'));
@@ -117,7 +107,7 @@ describe('server: a stream\'s failure is its own', () => {
 
   it('a JSON client whose stream hits an internal assertion gets one {"error": …} line; a failing set-up closes that connection only', async () => {
     const guard = noEscapes();
-    const log = capture();
+    const log = captureLog();
     const faulty = faultyModel(lm, 5, () => new TypeError('assertion failed: injected'));
     const port = await start({ format: 'json', logger: log.logger, modelFor: () => faulty });
     const lines = (await ncClient(port, toyPcm('fr-000.wav'))).trim().split('\n');
@@ -136,16 +126,13 @@ describe('server: a stream\'s failure is its own', () => {
 
   it('hostile clients cost bounded resources; two honest clients among them get their solo transcripts', async (t) => {
     const guard = noEscapes();
-    const log = capture();
+    const log = captureLog();
     const obs = recorder();
     const server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, logger: log.logger, observers: [obs], maxConnections: 24 });
     servers.push(server);
     const { port } = await server.listen();
     await ncClient(port, toyPcm('fr-000.wav')); // warm: first-use allocations are not a leak
-    const fds0 = fdCount();
-    const rss0 = process.memoryUsage().rss;
-    let rssPeak = rss0;
-    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 100);
+    const watch = watchResources();
     const rand = prng(13);
     const received = new Map<string, number>();
     obs.audioReceived = (peer: string, n: number) => void received.set(peer, (received.get(peer) ?? 0) + n);
@@ -225,23 +212,21 @@ describe('server: a stream\'s failure is its own', () => {
     const burstBytes = received.get(burstPeer) ?? 0;
     assert.ok(burstBytes > 0 && burstBytes < 8 * 2 ** 20, `the server read ${burstBytes} bytes of the 10 MB burst`);
     await until(() => server.connections === 0, 'every stream to close');
-    await until(() => fdCount() <= fds0, 'file descriptors back to where they were');
-    clearInterval(sampler);
-    const rss1 = process.memoryUsage().rss;
-    t.diagnostic(`RSS before ${mib(rss0)} MiB, peak ${mib(rssPeak)} MiB, after ${mib(rss1)} MiB; burst bytes read ${burstBytes}; fds ${fds0} → ${fdCount()}`);
-    assert.ok(rss1 - rss0 < 100 * 2 ** 20, `RSS after the barrage within 100 MiB of before (${mib(rss0)} → ${mib(rss1)} MiB)`);
+    const r = await watch.settled();
+    t.diagnostic(`${r.summary}; burst bytes read ${burstBytes}`);
+    assert.ok(r.rss1 - r.rss0 < 100 * 2 ** 20, `RSS after the barrage within 100 MiB of before (${mib(r.rss0)} → ${mib(r.rss1)} MiB)`);
     assert.match(log.text(), /\| ERROR \| Client \('127\.0\.0\.1', \d+\): the audio starts with a WAV/u);
     assert.ok(obs.calls.some((c) => c.name === 'streamClosed' && (c.args[1] as { code?: string } | undefined)?.code === 'ERR_CLIENT_GONE'));
     guard.check();
   });
 
   it('300 connections at once past --max-connections: 8 served, the rest refused politely (logged once), no fd leak', async () => {
-    const log = capture();
+    const log = captureLog();
     const obs = recorder();
     const server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, format: 'json', logger: log.logger, observers: [obs], maxConnections: 8 });
     servers.push(server);
     const { port } = await server.listen();
-    const fds0 = fdCount();
+    const watch = watchResources();
     const socks: net.Socket[] = [];
     const outs = Array.from({ length: 300 }, () =>
       new Promise<string>((resolve, reject) => {
@@ -262,7 +247,7 @@ describe('server: a stream\'s failure is its own', () => {
     assert.equal(busy.length, 292);
     for (const o of busy) assert.equal(JSON.parse(o).error.code, 'ERR_SERVER_BUSY');
     assert.equal(log.text().match(/Refusing client/gu)?.length, 1, 'the first refusal is logged, the others counted');
-    await until(() => fdCount() <= fds0, 'file descriptors back to where they were');
+    await watch.settled();
     assert.match(log.text(), /Refused 291 more client\(s\) while at capacity/u);
     assert.ok(obs.calls.filter((c) => c.name === 'connectionRefused').every((c) => c.args[1] === 'capacity'));
   });
@@ -305,7 +290,7 @@ describe('server: a stream\'s failure is its own', () => {
     const throwing: ServerObserver = Object.fromEntries(
       ['connectionAccepted', 'connectionRefused', 'audioReceived', 'iteration', 'segment', 'streamClosed'].map((n) => [n, () => { throw new Error(`observer ${n} broke`); }]),
     );
-    const log = capture();
+    const log = captureLog();
     const port2 = await start({ observers: [throwing], logger: log.logger, onSegment: () => { throw new Error('onSegment broke'); } });
     assertPeer(await ncClient(port2, pcm), 'fr-000.wav', 'with throwing observers');
     assert.match(log.text(), /observer segment failed: observer segment broke/u);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { RationalResampler } from '../lib/audio/rational-resampler.js';
 import { readTranscript, type StoredLine } from '../lib/bridge/transcript-store.js';
@@ -18,31 +18,22 @@ import { ServerMetrics } from '../lib/metrics/server-metrics.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { createCallMonitor, type CallMonitor } from '../lib/monitor/call-monitor.js';
 import { serverStreamsObserver } from '../lib/monitor/server-streams.js';
-import { createLogger } from '../lib/server/logger.js';
 import type { IdentifiedCall, ServerObserver } from '../lib/server/observer.js';
 import { createServer, type ServerOptions, type SimulstreamServer } from '../lib/server/server.js';
 import { formatLine, formatMs } from '../lib/stream/line-format.js';
 import { streamPcm } from '../lib/stream/run-transcriber.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
-import { spawn } from 'node:child_process';
 import { freePort, prng } from './helpers/clients.js';
 import { until } from './helpers/wait.js';
+import { nodeChild } from './helpers/cli.js';
+import { captureLog } from './helpers/log-capture.js';
+import { mib, watchResources } from './helpers/resources.js';
 import { gatedModel } from './helpers/faulty-model.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyClipsManifest, toyPcm } from './helpers/fixtures.js';
 import { metric } from './helpers/prometheus.js';
 import { audioSocketCall, frames, interleave, padTo, switchCall } from './helpers/switch-clients.js';
 
 const OPTS = { language: 'fr', minChunkSize: 0.5 } as const;
-const fdCount = (): number => fs.readdirSync('/proc/self/fd').length;
-const mib = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
-
-/** A log the test can read. */
-function capture(): { logger: ReturnType<typeof createLogger>; text: () => string } {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (d: Buffer) => (text += d.toString('utf8')));
-  return { logger: createLogger(out, 'DEBUG'), text: () => text };
-}
 
 /** Who the server says each call is, and how each ended. */
 function calls(): ServerObserver & { identified: Map<string, IdentifiedCall>; closed: Map<string, { code: string } | undefined>; uuidClosed(uuid: string): Promise<{ code: string } | undefined> } {
@@ -84,7 +75,7 @@ describe('the switches\' WebSocket port', () => {
   let lm: LoadedModel;
   let wsPort: number;
   let outDir: string;
-  const log = capture();
+  const log = captureLog();
   const seen = calls();
   const servers: SimulstreamServer[] = [];
   const transcribe = (pcm16k: Buffer): Promise<Segment[]> => streamPcm(pcm16k, { model: lm, ...OPTS });
@@ -282,7 +273,7 @@ describe('the switches\' WebSocket port', () => {
   });
 
   it('hostile clients cost bounded resources; two honest calls among them get their transcripts', async (t) => {
-    const hostile = capture();
+    const hostile = captureLog();
     const obs = calls();
     const { server: s, ws } = await start({ outDir, logger: hostile.logger, observers: [obs] });
     const url = `ws://127.0.0.1:${ws}`;
@@ -291,10 +282,7 @@ describe('the switches\' WebSocket port', () => {
     await warm.opened;
     await warm.sendFrames([toyPcm('en-001.wav'), Buffer.alloc(0)]);
     await warm.closed;
-    const fds0 = fdCount();
-    const rss0 = process.memoryUsage().rss;
-    let rssPeak = rss0;
-    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 100);
+    const watch = watchResources();
     const rand = prng(19);
 
     const honestPcm = [toyPcm('fr-000.wav'), toyPcm('en-001.wav')];
@@ -380,19 +368,17 @@ describe('the switches\' WebSocket port', () => {
     assert.ok(readTranscript(path.join(outDir, 'deaf.jsonl')).length > 0);
     assert.match(await junk, /^HTTP\/1\.1 400/u);
     await until(() => s.connections === 0, 'every call to end');
-    await until(() => fdCount() <= fds0, `file descriptors back to ${fds0} (now ${fdCount()})`);
-    clearInterval(sampler);
-    const rss1 = process.memoryUsage().rss;
-    t.diagnostic(`RSS before ${mib(rss0)} MiB, peak ${mib(rssPeak)} MiB, after ${mib(rss1)} MiB; fds ${fds0} → ${fdCount()}`);
-    assert.ok(rss1 - rss0 < 100 * 2 ** 20, `RSS after the barrage within 100 MiB of before (${mib(rss0)} → ${mib(rss1)} MiB)`);
+    const r = await watch.settled();
+    t.diagnostic(r.summary);
+    assert.ok(r.rss1 - r.rss0 < 100 * 2 ** 20, `RSS after the barrage within 100 MiB of before (${mib(r.rss0)} → ${mib(r.rss1)} MiB)`);
     assert.match(hostile.text(), /\| ERROR \| Client audio_stream \('127\.0\.0\.1', \d+\): a WebSocket frame of more than 1048576 bytes/u);
   });
 
   it('300 WebSocket calls at once, with 4 TCP clients, against --max-connections 8: 4 calls served, 296 refused with 503 (logged once), no fd leak', async () => {
-    const refusals = capture();
+    const refusals = captureLog();
     const refusedBy: string[] = [];
     const { server: s, ws, tcp } = await start({ maxConnections: 8, logger: refusals.logger, observers: [{ connectionRefused: (_p, _r, protocol) => void refusedBy.push(protocol) }] });
-    const fds0 = fdCount();
+    const watch = watchResources();
     const socks = await Promise.all(
       Array.from({ length: 4 }, () => new Promise<net.Socket>((resolve) => {
         const so = net.connect({ port: tcp, host: '127.0.0.1', allowHalfOpen: true }, () => resolve(so));
@@ -419,7 +405,7 @@ describe('the switches\' WebSocket port', () => {
     for (const so of socks) so.end();
     await Promise.all(all.map((c) => c.closed));
     await until(() => s.connections === 0, 'every stream to end');
-    await until(() => fdCount() <= fds0, `file descriptors back to ${fds0} (now ${fdCount()})`);
+    await watch.settled();
     assert.equal(refusals.text().match(/Refusing client/gu)?.length, 1, 'the first refusal is logged, the others counted');
     assert.match(refusals.text(), /Refused 296 more client\(s\) while at capacity/u);
   });
@@ -502,7 +488,7 @@ describe('the switches\' WebSocket port', () => {
   it('a line that cannot be stored (ERR_TRANSCRIPT_STORE) is logged once; the client still gets it', async () => {
     const dir = tempDir();
     fs.mkdirSync(path.join(dir, 'blocked.jsonl'));
-    const storeLog = capture();
+    const storeLog = captureLog();
     const { ws } = await start({ outDir: dir, logger: storeLog.logger });
     const pcm = toyPcm('en-001.wav');
     const segs = await transcribe(pcm);
@@ -520,17 +506,14 @@ describe('serve --ws-port --audiosocket-port --out-dir from the command line', (
   it('SIMULSTREAM_WS_TOKEN guards the WebSocket port; a jambonz call and an AudioSocket call are served and stored; SIGTERM exits 0', async () => {
     const [port, wsPort, asPort] = [await freePort(), await freePort(), await freePort()];
     const out = tempDir();
-    const child = spawn(process.execPath, [
+    const { child, log, exited } = nodeChild([
       path.join(ROOT, 'bin', 'simulstream.js'), 'serve', '--model_path', path.join(TOY, 'ggml-toy.bin'), '--models-dir', testCacheDir(),
       '--host', '127.0.0.1', '--port', String(port), '--ws-port', String(wsPort), '--audiosocket-port', String(asPort), '--out-dir', out,
       '--language', 'fr', '--min-chunk-size', '0.5', '--threads', '1', '--log-level', 'INFO',
-    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIMULSTREAM_WS_TOKEN: 'from-env' } });
-    let log = '';
-    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    ], { env: { ...process.env, SIMULSTREAM_WS_TOKEN: 'from-env' } });
     try {
-      await until(() => /AudioSocket calls on 127\.0\.0\.1:\d+/u.test(log), `the listeners\n${log}`);
-      assert.match(log, new RegExp(`WebSocket calls \\(/audio_stream, /audio_fork, /jambonz\\) on 127\\.0\\.0\\.1:${wsPort}`, 'u'));
+      await log.until(/AudioSocket calls on 127\.0\.0\.1:\d+/u, 'the listeners');
+      assert.match(log.text(), new RegExp(`WebSocket calls \\(/audio_stream, /audio_fork, /jambonz\\) on 127\\.0\\.0\\.1:${wsPort}`, 'u'));
       await assert.rejects(switchCall(`ws://127.0.0.1:${wsPort}/jambonz`).opened, /HTTP 401/u);
       const c = switchCall(`ws://127.0.0.1:${wsPort}/jambonz`, { headers: { Authorization: 'Bearer from-env' } });
       await c.opened;

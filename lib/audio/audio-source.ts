@@ -12,8 +12,9 @@ import { WavSamples } from './wav-samples.js';
 export type InputFormat = 'auto' | 'raw' | 'wav';
 export const INPUT_FORMATS: readonly InputFormat[] = ['auto', 'raw', 'wav'];
 
+/** How {@link openAudio} reads its input. */
 export interface OpenAudioOptions {
-  /** Default `auto`. */
+  /** What the input is said to be: `auto` (default) sniffs its first bytes, `raw` or `wav` insist. */
   readonly format?: InputFormat;
   /** What `-` reads (default `process.stdin`). */
   readonly stdin?: Readable;
@@ -24,11 +25,17 @@ export interface OpenAudioOptions {
 /** How the bytes become s16le 16 kHz mono. */
 export type AudioDecoder = 'raw' | 'wav' | 'ffmpeg' | 'wavefile';
 
+/** An opened audio input ({@link openAudio}): its s16le 16 kHz mono stream and how it was recognised. */
 export interface AudioInput {
   /** s16le 16 kHz mono bytes, read as they are consumed (nothing is read whole, except by `wavefile`). */
   readonly stream: Readable;
-  /** What the first bytes say (`raw`: no header recognised). */
+  /** What the first bytes say: `wav`, `mp3`, `flac`, `ogg`, `mp4`, `webm`, or `raw` (no header recognised). */
   readonly container: AudioContainer | 'raw';
+  /**
+   * How the bytes become s16le 16 kHz mono: `raw` (passed on as they are), `wav` (a 16 kHz WAV's
+   * samples streamed), `ffmpeg` (decoded and resampled by ffmpeg) or `wavefile` (a WAV at another
+   * rate read whole and resampled in memory, without ffmpeg).
+   */
   readonly decoder: AudioDecoder;
   /** The file name, or `stdin`. */
   readonly name: string;

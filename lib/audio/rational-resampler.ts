@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { InternalError } from '../errors.js';
-import { clampS16, SAMPLE_RATE } from './pcm.js';
+import { FrameCarry } from './frame-carry.js';
+import { BYTES_PER_SAMPLE, clampS16, SAMPLE_RATE } from './pcm.js';
 
 /** Zero crossings of the sinc on each side, at the lower of the two rates. */
 const ZEROS = 16;
@@ -44,7 +45,7 @@ export class RationalResampler extends Transform {
   private received = 0;
   /** The next output sample. */
   private next = 0;
-  private carry: Buffer | null = null;
+  private readonly samplesIn = new FrameCarry(BYTES_PER_SAMPLE);
 
   constructor(
     readonly from: number,
@@ -82,13 +83,8 @@ export class RationalResampler extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    let b = chunk;
-    if (this.carry) {
-      b = Buffer.concat([this.carry, chunk]);
-      this.carry = null;
-    }
+    const b = this.samplesIn.take(chunk);
     const n = b.length >> 1;
-    if (b.length & 1) this.carry = Buffer.from(b.subarray(b.length - 1));
     const samples = new Float64Array(n);
     for (let i = 0; i < n; i++) samples[i] = b.readInt16LE(2 * i);
     this.append(samples);

@@ -1,3 +1,5 @@
+import { FrameCarry } from './frame-carry.js';
+
 /** Bytes of one interleaved s16le stereo frame (left sample, right sample). */
 const FRAME = 4;
 
@@ -7,18 +9,17 @@ const FRAME = 4;
  * partial frame is carried to the next write, so the channels never swap or slip.
  */
 export class Deinterleaver {
-  private carry: Buffer = Buffer.alloc(0);
+  private readonly frames = new FrameCarry(FRAME);
 
   /** Bytes of a partial frame held for the next write (0–3). */
   get pending(): number {
-    return this.carry.length;
+    return this.frames.pending;
   }
 
   /** The whole frames of what was written so far, split: `[left, right]`. */
   push(chunk: Buffer): [Buffer, Buffer] {
-    const b = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
-    const frames = Math.floor(b.length / FRAME);
-    this.carry = Buffer.from(b.subarray(frames * FRAME));
+    const b = this.frames.take(chunk);
+    const frames = b.length / FRAME;
     const left = Buffer.alloc(frames * 2);
     const right = Buffer.alloc(frames * 2);
     for (let i = 0; i < frames; i++) {

@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { FrameCarry } from './frame-carry.js';
 import { clampS16, SAMPLE_RATE } from './pcm.js';
 import type { WavLayout } from './wav-header.js';
 import { InternalError } from '../errors.js';
@@ -13,7 +14,7 @@ import { InternalError } from '../errors.js';
 export class WavSamples extends Transform {
   private skip: number;
   private left: number;
-  private carry: Buffer = Buffer.alloc(0);
+  private readonly frames: FrameCarry;
   private readonly copy: boolean;
 
   constructor(private readonly layout: WavLayout) {
@@ -21,6 +22,7 @@ export class WavSamples extends Transform {
     if (layout.bigEndian || layout.sampleRate !== SAMPLE_RATE) throw new InternalError('WavSamples reads little-endian 16 kHz WAV only');
     this.skip = layout.dataOffset;
     this.left = layout.dataBytes ?? Number.POSITIVE_INFINITY;
+    this.frames = new FrameCarry(layout.blockAlign);
     this.copy = layout.encoding === 'int' && layout.bitsPerSample === 16 && layout.channels === 1;
   }
 
@@ -35,11 +37,8 @@ export class WavSamples extends Transform {
     this.left -= b.length;
     if (b.length === 0) return done();
     if (this.copy) return done(null, b);
-    if (this.carry.length > 0) b = Buffer.concat([this.carry, b]);
-    const frame = this.layout.blockAlign;
-    const whole = b.length - (b.length % frame);
-    this.carry = Buffer.from(b.subarray(whole));
-    done(null, whole > 0 ? this.convert(b.subarray(0, whole)) : undefined);
+    const whole = this.frames.take(b);
+    done(null, whole.length > 0 ? this.convert(whole) : undefined);
   }
 
   /** Whole frames → s16le mono. */

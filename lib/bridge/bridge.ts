@@ -11,24 +11,36 @@ import type { Recognizer } from './recognizer.js';
 import { TranscriptStore, type StoredLine } from './transcript-store.js';
 import { checkOptionKeys, type MissingKeys } from '../util/option-keys.js';
 
+/** What {@link createBridge} connects to (FreeSWITCH's event socket, the recognizer) and how it captures and stores calls. */
 export interface BridgeOptions extends Omit<EslClientOptions, 'events'> {
+  /** Where each leg's audio is transcribed (with `record`): a SimulStreaming-protocol server, or several, or the embedded model. */
   readonly recognizer: Recognizer;
   /** Where each call's transcript is stored (`<uuid>.jsonl`). */
   readonly outDir: string;
+  /** Where the bridge logs calls, reconnections and failures (default: silent). */
   readonly logger?: Logger;
+  /** With `record`: where recordings are written, on FreeSWITCH's side of the file system. Default `/tmp`. */
   readonly recordDir?: string;
+  /**
+   * `mixed` (both parties in one transcript) or `both` (caller and callee separately). Default
+   * `mixed` with `record`, `both` with `audio_stream`.
+   */
   readonly legs?: 'mixed' | 'both';
+  /** With `record`: the recordings' rate in Hz, 16000 (FreeSWITCH resamples; default) or 8000 (the codec's; the bridge resamples). */
   readonly recordRate?: 16000 | 8000;
+  /** With `record`: keep the raw recordings after the call (default: deleted). */
   readonly keepAudio?: boolean;
+  /** Send each line back into FreeSWITCH as a `CUSTOM asr::transcript` event. */
   readonly sendEvents?: boolean;
   /** With `auto`: which answered channels are transcribed, by `Call-Direction`. Default `inbound`. */
   readonly direction?: 'inbound' | 'outbound' | 'any';
+  /** Called with every line once it is appended to its call's transcript. */
   readonly onLine?: (line: StoredLine) => void;
   /** Told what happens to calls (metrics, the live page); one that throws is logged and ignored. */
   readonly observers?: readonly BridgeObserver[];
-  /** See {@link CallOptions.recognizerBackoffMs}. */
+  /** When the recognizer connection drops mid-call: backoff (first delay, cap; milliseconds) before reconnecting. Default 250, 5000. */
   readonly recognizerBackoffMs?: readonly [number, number];
-  /** See {@link CallOptions.recognizerAttempts}. */
+  /** Reconnection attempts in a row without a new line before a leg is given up. Default 8. */
   readonly recognizerAttempts?: number;
   /**
    * How a call's audio reaches the recognizer: `record` (default: `uuid_record` to a raw file the
@@ -49,6 +61,7 @@ const BRIDGE_OPTION_KEYS = [
   'recognizerBackoffMs', 'recognizerAttempts', 'capture', 'streamUrl', 'streamToken',
 ] as const satisfies readonly (keyof BridgeOptions)[];
 
+/** A bridge made by {@link createBridge}: nothing happens until {@link Bridge.connect}. */
 export interface Bridge {
   /**
    * Connects to FreeSWITCH (and reconnects while it restarts); with `retry`, also waits (with
@@ -63,6 +76,7 @@ export interface Bridge {
   testCall(destination: string): Promise<BridgeCall>;
   /** Calls being transcribed now. */
   readonly calls: ReadonlyMap<string, BridgeCall>;
+  /** The connection to FreeSWITCH's event socket (its `api` commands, its events). */
   readonly esl: EslClient;
   /** Stops every call's transcription (final lines stored), logs out. */
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { clampS16 } from '../audio/pcm.js';
+import { FrameCarry } from '../audio/frame-carry.js';
+import { BYTES_PER_SAMPLE, clampS16 } from '../audio/pcm.js';
 
 const TAPS = 16;
 /** Half-sample interpolation filter: windowed sinc (Blackman), 16 taps, unity gain. */
@@ -26,18 +27,13 @@ export class Upsample2x extends Transform {
   private readonly hist = new Float64Array(TAPS);
   /** Input samples in the history that are real (the first TAPS/2 - 1 are leading silence). */
   private filled = TAPS / 2 - 1;
-  private carry: Buffer | null = null;
+  private readonly samplesIn = new FrameCarry(BYTES_PER_SAMPLE);
   /** Real input samples whose output pair is not written yet. */
   private pendingOut = 0;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    let b = chunk;
-    if (this.carry) {
-      b = Buffer.concat([this.carry, chunk]);
-      this.carry = null;
-    }
+    const b = this.samplesIn.take(chunk);
     const n = b.length >> 1;
-    if (b.length & 1) this.carry = b.subarray(b.length - 1);
     const out = Buffer.alloc(n * 4);
     let o = 0;
     for (let i = 0; i < n; i++) o = this.feed(b.readInt16LE(2 * i), out, o);

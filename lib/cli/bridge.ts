@@ -11,14 +11,12 @@ import type { Readiness } from '../metrics/health-routes.js';
 import { LOG_LEVELS, type LogLevel } from '../server/logger.js';
 import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { intArg } from './options.js';
-import { opsPorts } from './ops-http.js';
+import { opsArguments, opsPorts } from './ops-http.js';
 import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import { checkModelOptions, modelByName } from './models.js';
-import { requireTokenBeyondLoopback } from '../http/http-server.js';
 
 /** The flags the HTTP port's rules name. */
-const HTTP_FLAGS = { host: '--http-host', token: '--http-token' } as const;
 import type { CliIo } from './transcribe.js';
 
 /** `simulstream bridge`: live transcripts of FreeSWITCH calls. */
@@ -68,8 +66,7 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
     const policy = policyOptions(o);
     if (o.embedded && !o.model && !o.model_path) throw new InvalidOptionError('--embedded', 'needs --model NAME or --model_path FILE');
     checkModelOptions({ ...(o.embedded && o.model !== undefined ? { model: o.model as string } : {}), alignment_heads: o.alignment_heads });
-    if (o.httpPort !== undefined) requireTokenBeyondLoopback(o.httpHost as string, o.httpToken as string | undefined, HTTP_FLAGS);
-    const ops = o.httpPort !== undefined || o.metricsPort !== undefined;
+    const ops = opsArguments(o, '--http-host');
     const log = cliLogger(o.logFormat as LogFormat, io.stderr, o.logLevel as LogLevel, 'bridge');
     const esl = { host: o.eslHost as string, port: o.eslPort as number, password: o.eslPassword as string };
 
@@ -111,19 +108,10 @@ export function bridgeCommand(io: CliIo, signals = true): Command {
       const readiness = (): Readiness =>
         bridge.esl.connected ? { ready: true } : { ready: false, reason: `not connected to FreeSWITCH at ${esl.host}:${esl.port}` };
       // the HTTP port: health, metrics, the live page
-      const http = metrics
-        ? opsPorts({
-            host: o.httpHost as string,
-            httpPort: o.httpPort as number | undefined,
-            metricsPort: o.metricsPort as number | undefined,
-            token: o.httpToken as string | undefined,
-            readiness,
-            registry: metrics.registry,
-            page: monitor?.handler ?? (() => false),
-            logger: log,
-            flags: HTTP_FLAGS,
-          })
-        : undefined;
+      const http =
+        ops && metrics
+          ? opsPorts({ ...ops, readiness, registry: metrics.registry, page: monitor?.handler ?? (() => false), logger: log })
+          : undefined;
       await http?.listen();
       // --auto is a service: SIGINT/SIGTERM end it, also while it waits for FreeSWITCH to come up
       let stopped: string | undefined;

@@ -22,6 +22,27 @@ export interface OpsHttpOptions {
   readonly flags: { readonly host: string; readonly token: string };
 }
 
+/** A command's ops-port flags as parsed: the part of {@link OpsHttpOptions} the command line gives. */
+export type OpsArguments = Pick<OpsHttpOptions, 'host' | 'httpPort' | 'metricsPort' | 'token' | 'flags'>;
+
+/**
+ * Reads `--http-port`, `--metrics-port`, `--http-token` and the command's host flag (`--host` for
+ * `serve`, `--http-host` for `bridge`) from its parsed options, and checks at once, before
+ * anything starts, that a page bound beyond loopback has its token. Undefined when neither port is
+ * asked for.
+ */
+export function opsArguments(o: Record<string, unknown>, hostFlag: '--host' | '--http-host'): OpsArguments | undefined {
+  const args: OpsArguments = {
+    host: o[hostFlag === '--host' ? 'host' : 'httpHost'] as string,
+    httpPort: o.httpPort as number | undefined,
+    metricsPort: o.metricsPort as number | undefined,
+    token: o.httpToken as string | undefined,
+    flags: { host: hostFlag, token: '--http-token' },
+  };
+  if (args.httpPort !== undefined) requireTokenBeyondLoopback(args.host, args.token, args.flags);
+  return args.httpPort !== undefined || args.metricsPort !== undefined ? args : undefined;
+}
+
 /** The ports, started and stopped together. */
 export interface OpsPorts {
   listen(): Promise<void>;

@@ -18,10 +18,9 @@ import type { Chunking } from '../stream/chunk-buffer.js';
 import { SileroVad } from '../vad/silero-vad.js';
 import type { Precision } from '../model/whisper-graphs.js';
 import { checkModelOptions, mirrorOption, modelByName } from './models.js';
-import { requireTokenBeyondLoopback } from '../http/http-server.js';
 import { cliLogger, logFormatOption, type LogFormat } from './log-options.js';
 import { floatArg, intArg } from './options.js';
-import { opsPorts } from './ops-http.js';
+import { opsArguments, opsPorts } from './ops-http.js';
 import { packageVersion } from './version.js';
 import { addPolicyOptions, policyOptions } from './policy-options.js';
 import type { CliIo } from './transcribe.js';
@@ -29,7 +28,6 @@ import { addSwitchOptions, switchOptions } from './switch-options.js';
 
 const NOT_WARMED = 'Whisper is not warmed up. The first chunk processing may take longer.';
 /** The flags the HTTP port's rules name. */
-const HTTP_FLAGS = { host: '--host', token: '--http-token' } as const;
 
 export function serveCommand(io: CliIo, signals = true): Command {
   const cmd = new Command('serve')
@@ -76,8 +74,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
     // every usage error before anything starts: exit 2, one line
     const policy = policyOptions(o, given);
     checkModelOptions({ ...(o.model !== undefined ? { model: o.model as string } : {}), ...(o.mirror !== undefined ? { mirror: o.mirror as string } : {}), alignment_heads: o.alignment_heads });
-    if (o.httpPort !== undefined) requireTokenBeyondLoopback(o.host as string, o.httpToken as string | undefined, HTTP_FLAGS);
-    const ops = o.httpPort !== undefined || o.metricsPort !== undefined;
+    const ops = opsArguments(o, '--host');
     if (o.warmupFile && !fs.existsSync(o.warmupFile as string)) {
       throw new SimulstreamError('ERR_WARMUP_FILE', `--warmup-file: ${o.warmupFile as string}: no such file (the warm up file is not available)`);
     }
@@ -97,19 +94,10 @@ export function serveCommand(io: CliIo, signals = true): Command {
     };
     // the HTTP ports: health, metrics, the live page;
     // up before the model loads, so that /healthz answers during a long load
-    const http = metrics
-      ? opsPorts({
-          host: o.host as string,
-          httpPort: o.httpPort as number | undefined,
-          metricsPort: o.metricsPort as number | undefined,
-          token: o.httpToken as string | undefined,
-          readiness,
-          registry: metrics.registry,
-          page: monitor?.handler ?? (() => false),
-          logger: log,
-          flags: HTTP_FLAGS,
-        })
-      : undefined;
+    const http =
+      ops && metrics
+        ? opsPorts({ ...ops, readiness, registry: metrics.registry, page: monitor?.handler ?? (() => false), logger: log })
+        : undefined;
     await http?.listen();
     try {
       // everything that can fail is checked before listening: exit code 2 and one line, never per connection

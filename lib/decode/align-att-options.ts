@@ -45,7 +45,11 @@ export interface AlignAttOptions {
   readonly maxTokensPerSecond?: number;
   /** Our difference: timestamp tokens are never decoded (SimulStreaming can loop on `<|4.98|>`). Default true. */
   readonly suppressTimestamps?: boolean;
-  /** `full` (30 s, default) or `auto` (fitted to the buffer; see {@link EncoderWindow}). */
+  /**
+   * The encoder's window: `full`, Whisper's 30 s (SimulStreaming's; default), or `auto`, the
+   * buffered audio rounded up to a multiple of 2 s (whisper.cpp's `audio_ctx`), faster while the
+   * buffer is short (OpenAI's checkpoints were trained on 30 s windows only).
+   */
   readonly encoderWindow?: EncoderWindow;
   /** Shares the model with other streams (one iteration is one unit of work). */
   readonly scheduler?: {

@@ -56,8 +56,9 @@ interface Decoded {
 /**
  * One stream's AlignAtt state (SimulStreaming's `PaddedAlignAttWhisper` + `SimulWhisperOnline`):
  * the audio buffer, the tokens committed for it, the scrolling context. It drives the model and the
- * search; every decision is {@link policyStep}'s. It shares the model's sessions with every other
- * stream; its own state is bounded by the 30 s buffer and the 448-token context.
+ * search; every decision is `policyStep`'s (`lib/policy/policy-step.ts`). It shares the model's
+ * sessions with every other stream; its own state is bounded by the 30 s buffer and the 448-token
+ * context.
  *
  * An iteration: insert the chunk (chunks leaving the buffer move their text into the context),
  * encode the buffer's 30 s window, decode from `[context] sot lang task notimestamps` + the

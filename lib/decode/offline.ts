@@ -6,9 +6,11 @@ import { detectLanguage } from './language.js';
 import { blankTokens, openaiSuppressTokens } from './logit-filters.js';
 import { decodeWindow } from './search.js';
 
+/** How {@link transcribeOffline} decodes; every field is optional. */
 export interface OfflineOptions {
   /** A language code, or `'auto'` to detect it (default `'en'`). */
   readonly language?: string;
+  /** `transcribe` (default) or `translate` (into English; multilingual models only). */
   readonly task?: 'transcribe' | 'translate';
   /** 1 = greedy (default). */
   readonly beams?: number;
@@ -21,18 +23,29 @@ export interface OfflineOptions {
 /** Every key of {@link OfflineOptions}, at run time. */
 const OFFLINE_OPTION_KEYS = ['language', 'task', 'beams', 'sampleLen', 'encoderWindow'] as const satisfies readonly (keyof OfflineOptions)[];
 
+/** One decoded window (at most 30 s) of {@link OfflineResult.windows}. */
 export interface OfflineWindow {
+  /** First sample of the window (16 kHz samples from the start of the audio). */
   readonly startSample: number;
+  /** One past the window's last sample (16 kHz samples). */
   readonly endSample: number;
+  /** The decoded text tokens, without the prompt and without `<|endoftext|>`. */
   readonly tokens: number[];
+  /** The window's text (its tokens decoded). */
   readonly text: string;
+  /** The language the window was decoded in. */
   readonly language: string;
+  /** The sum of the tokens' log-probabilities over their count + 1 (OpenAI's `avg_logprob`). */
   readonly avgLogprob: number;
 }
 
+/** What {@link transcribeOffline} returns. */
 export interface OfflineResult {
+  /** The whole transcript: the windows' texts joined. */
   readonly text: string;
+  /** The language given, or with `auto` the one detected on the first window (used for all). */
   readonly language: string;
+  /** Each window's tokens and text, in order. */
   readonly windows: OfflineWindow[];
 }
 

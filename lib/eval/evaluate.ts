@@ -14,6 +14,7 @@ import type { ManifestEntry } from './manifest.js';
 import { sentenceLags, summarizeSentenceLags, type SentenceLag, type SentenceLagSummary } from './sentence-lag.js';
 import { werCounts, werPercent, type WerCounts } from './wer.js';
 
+/** `offline`: whole-file decoding ({@link transcribeOffline}); `streaming`: the AlignAtt pipeline, chunk by chunk. */
 export type EvalMode = 'offline' | 'streaming';
 
 const EVAL_OPTION_KEYS = [
@@ -21,8 +22,11 @@ const EVAL_OPTION_KEYS = [
   'mode', 'minChunkSize', 'vad', 'chunking', 'finalPass', 'onResult',
 ] as const;
 
+/** How {@link evaluate} transcribes the manifest's files (each file's language comes from the manifest). */
 export interface EvalOptions extends Omit<AlignAttOptions, 'language'> {
+  /** Offline or streaming decoding. */
   readonly mode: EvalMode;
+  /** Streaming: seconds of audio per policy iteration. Default 1.2. */
   readonly minChunkSize?: number;
   /** Streaming: voice activity control (`--vac`). */
   readonly vad?: SileroVad;
@@ -34,12 +38,19 @@ export interface EvalOptions extends Omit<AlignAttOptions, 'language'> {
   readonly onResult?: (r: FileResult, index: number, total: number) => void;
 }
 
+/** One file's transcript and scores. */
 export interface FileResult {
+  /** The audio file's path (the manifest entry's). */
   readonly audio: string;
+  /** The file's language code (from the manifest). */
   readonly language: string;
+  /** The manifest's reference transcript. */
   readonly reference: string;
+  /** Our transcript, trimmed. */
   readonly hypothesis: string;
+  /** Word errors and reference words after the language's normaliser. */
   readonly counts: WerCounts;
+  /** The audio's duration (s). */
   readonly seconds: number;
   /** Wall-clock seconds the transcription took. */
   readonly computeSeconds: number;
@@ -51,25 +62,40 @@ export interface FileResult {
   readonly sentenceLags?: readonly SentenceLag[];
 }
 
+/** WER over a set of files: errors and reference words summed, then divided. */
 export interface WerFigures {
+  /** Word error rate in percent. */
   readonly wer: number;
+  /** Reference words (after normalisation). */
   readonly words: number;
+  /** Substitutions + deletions + insertions. */
   readonly errors: number;
+  /** Files counted. */
   readonly files: number;
 }
 
+/** What {@link evaluate} returns: the figures over every file, and each file's result. */
 export interface EvalReport {
+  /** The mode the files were decoded in. */
   readonly mode: EvalMode;
+  /** Files transcribed. */
   readonly files: number;
+  /** Total audio duration (s). */
   readonly audioSeconds: number;
+  /** Total wall-clock transcription time (s). */
   readonly computeSeconds: number;
   /** Wall-clock compute over audio duration. */
   readonly realTimeFactor: number;
   /** CPU seconds per second of audio. */
   readonly cpuPerAudioSecond: number;
+  /** WER per language code. */
   readonly wer: Record<string, WerFigures>;
-  /** Streaming, over the files whose sentences the manifest gives: see {@link sentenceLags}. */
+  /**
+   * Streaming, over the files whose sentences the manifest gives: how late each sentence's last
+   * word came out (its emission time minus the sentence's end; see {@link FileResult.sentenceLags}).
+   */
   readonly sentenceLag?: SentenceLagSummary;
+  /** Each file's result, in manifest order. */
   readonly results: readonly FileResult[];
 }
 

@@ -9,8 +9,7 @@ export interface ManifestSegment {
   readonly text: string;
 }
 
-/** One line of an evaluation manifest (`audio` or `file`, relative to the manifest). */
-/** One file of an evaluation set. */
+/** One file of an evaluation set: a line of a manifest (`audio` or `file`, relative to the manifest). */
 export interface ManifestEntry {
   /** The audio file. */
   readonly audio: string;

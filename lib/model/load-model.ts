@@ -10,28 +10,32 @@ import type { Checkpoint } from './checkpoint.js';
 import { compileCheckpoint } from './compile.js';
 import type { WhisperDims } from './dims.js';
 import { int8WeightBitsForThisCpu } from './cpu-features.js';
-import type { DEFAULT_INT8_GROUPS, Int8Group } from './int8-layers.js';
+import type { Int8Group } from './int8-layers.js';
 import { openCheckpoint } from './load-checkpoint.js';
 import type { AlignmentHead, Precision } from './whisper-graphs.js';
 import { type Device, WhisperModel } from './whisper-model.js';
 
+/** Where {@link loadModel} finds the checkpoint and how it compiles and runs it; `modelPath` or `checkpoint` is required. */
 export interface LoadModelOptions {
   /** A local OpenAI `.pt` or whisper.cpp `ggml` file. */
   readonly modelPath?: string;
-  /** An already opened checkpoint (e.g. {@link randomCheckpoint}), instead of `modelPath`. */
+  /** An already opened checkpoint (e.g. the tests' `randomCheckpoint()`), instead of `modelPath`. */
   readonly checkpoint?: Checkpoint;
   /** Where compiled graphs are cached (default: the models directory's `compiled/`). */
   readonly cacheDir?: string;
-  /** `'L,H;L,H'` or pairs; default: the official heads of the model, see {@link defaultAlignmentHeads}. */
+  /** `'L,H;L,H'` or pairs; default: the official heads of the model, see `defaultAlignmentHeads()`. */
   readonly alignmentHeads?: string | readonly AlignmentHead[];
+  /** Where the model runs (default `cpu`); `cuda` falls back to the CPU with one warning when it cannot start. */
   readonly device?: Device;
+  /** ONNX Runtime's intra-op threads per session (default, or 0: one per core). */
   readonly threads?: number;
   /** `int8`: 8-bit weights for the encoder and decoder matmuls (faster on CPU). Default `fp32`. */
   readonly precision?: Precision;
-  /** In int8, which groups of matmuls run in 8 bits (default: {@link DEFAULT_INT8_GROUPS}); for measurements. */
+  /** In int8, which groups of matmuls run in 8 bits (default: `DEFAULT_INT8_GROUPS` in `lib/model/int8-layers.ts`); for measurements. */
   readonly int8Groups?: readonly Int8Group[];
-  /** In int8, bits of magnitude of the weights (default: 8 where the CPU has VNNI, else 7; see {@link int8WeightBitsForThisCpu}). */
+  /** In int8, bits of magnitude of the weights (default: 8 where the CPU has VNNI, else 7; see `int8WeightBitsForThisCpu()`). */
   readonly int8WeightBits?: 7 | 8;
+  /** Progress lines: which alignment heads were chosen, graph compilation and caching. */
   readonly log?: (msg: string) => void;
   /** Warnings (CUDA asked for but unavailable); default: `log`. */
   readonly warn?: (msg: string) => void;
@@ -42,13 +46,19 @@ const LOAD_MODEL_OPTION_KEYS = ['modelPath', 'checkpoint', 'cacheDir', 'alignmen
 
 /** Everything a transcription needs from a model, loaded once and shared by all streams. */
 export interface LoadedModel {
+  /** The checkpoint's file path (as given in `modelPath`, or the opened checkpoint's `file`). */
   readonly file: string;
+  /** The model's dimensions, read from the checkpoint. */
   readonly dims: WhisperDims;
+  /** The ONNX Runtime sessions (encoder and decoder). */
   readonly model: WhisperModel;
+  /** The model's tokenizer (its vocabulary size picks multilingual or English-only). */
   readonly tokenizer: Tokenizer;
+  /** The cross-attention heads AlignAtt reads, as `[layer, head]` pairs, sorted. */
   readonly alignmentHeads: readonly AlignmentHead[];
   /** A fresh log-mel front end (they keep scratch buffers: one per concurrent user). */
   createMel(): LogMel;
+  /** Releases the ONNX Runtime sessions; the model cannot be used afterwards. */
   release(): Promise<void>;
 }
 

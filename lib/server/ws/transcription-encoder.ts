@@ -22,20 +22,21 @@ export function transcriptionFields(seg: Segment, leg: Leg, id: CallIdentity): T
 }
 
 /**
- * mod_audio_stream: each line with text → one text frame
- * `{"type":"transcription","uuid":…,"leg":…,"start_ms":…,"end_ms":…,"text":…,"is_final":…}`,
- * which FreeSWITCH fires as a `CUSTOM mod_audio_stream::json` event with the frame as its body.
+ * FreeSWITCH's WebSocket modules (mod_audio_stream, mod_audio_fork): each line of a leg with text →
+ * one JSON text frame, `frame` of its {@link TranscriptionFields} (each module wraps them its own
+ * way); lines without text send nothing.
  */
-export class AudioStreamEncoder extends Transform {
+export class TranscriptionEncoder extends Transform {
   constructor(
     private readonly leg: Leg,
     private readonly identity: () => CallIdentity,
+    private readonly frame: (fields: TranscriptionFields) => object,
   ) {
     super({ writableObjectMode: true, readableObjectMode: true });
   }
 
   override _transform(seg: Segment, _enc: BufferEncoding, done: TransformCallback): void {
     if (seg.text === '') return done();
-    done(null, JSON.stringify({ type: 'transcription', ...transcriptionFields(seg, this.leg, this.identity()) }));
+    done(null, JSON.stringify(this.frame(transcriptionFields(seg, this.leg, this.identity()))));
   }
 }
