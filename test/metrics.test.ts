@@ -234,7 +234,7 @@ describe('bridge metrics', () => {
     // the throwing observer: its first failure per event is one warning, the metrics above counted anyway
     const warned = records.filter((r) => /^observer lineStored failed: observer bug/u.test(r.msg as string));
     assert.equal(warned.length, 1, 'one warning for lineStored, however many lines');
-    assert.match(String(warned[0]!.level), /^WARN/u);
+    assert.match(String(warned[0]!.level), /^warn/iu);
   });
 
   it('CLI: bridge --http-port serves /readyz and /metrics while it transcribes, then closes', async () => {
