@@ -51,7 +51,7 @@ export class AudioStreamCall implements BridgeCall {
     const uuid = this.call.uuid;
     const mix = this.opts.legs === 'mixed' ? 'mixed' : 'stereo';
     const url = `${this.opts.streamUrl.replace(/\/+$/, '')}/audio_stream?mix=${mix}&rate=16000`;
-    if (this.opts.streamToken) await this.api(`uuid_setvar ${uuid} STREAM_EXTRA_HEADERS ${oneWordJson({ Authorization: `Bearer ${this.opts.streamToken}` })}`);
+    if (this.opts.streamToken) await this.opts.esl.apiOrFail(`uuid_setvar ${uuid} STREAM_EXTRA_HEADERS ${oneWordJson({ Authorization: `Bearer ${this.opts.streamToken}` })}`);
     const metadata = oneWordJson({ uuid, caller: this.call.caller, callee: this.call.callee });
     const reply = await esl.api(`uuid_audio_stream ${uuid} start ${url} ${mix} 16k ${metadata}`);
     if (!reply.startsWith('+OK')) throw new SimulstreamError('ERR_ESL_COMMAND', `uuid_audio_stream ${uuid} start ${url}: ${reply.trim()}`);
@@ -104,12 +104,7 @@ export class AudioStreamCall implements BridgeCall {
   }
 
   private finish(): void {
-    if (!this.stopped) this.stopped = true;
+    this.stopped = true;
     this.resolveDone();
-  }
-
-  private async api(cmd: string): Promise<void> {
-    const reply = await this.opts.esl.api(cmd);
-    if (reply.startsWith('-ERR')) throw new SimulstreamError('ERR_ESL_COMMAND', `${cmd}: ${reply.trim()}`);
   }
 }

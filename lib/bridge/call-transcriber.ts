@@ -73,8 +73,8 @@ export class CallTranscriber implements BridgeCall {
     const rate = this.opts.recordRate ?? 16000;
     const uuid = this.call.uuid;
     // 16 kHz when FreeSWITCH resamples; no 64 KB write buffering, or the file grows in 2-4 s bursts
-    await this.api(`uuid_setvar ${uuid} record_sample_rate ${rate}`);
-    await this.api(`uuid_setvar ${uuid} enable_file_write_buffering false`);
+    await this.opts.esl.apiOrFail(`uuid_setvar ${uuid} record_sample_rate ${rate}`);
+    await this.opts.esl.apiOrFail(`uuid_setvar ${uuid} enable_file_write_buffering false`);
     const plan: [Leg, string][] =
       this.opts.legs === 'both'
         ? [
@@ -147,10 +147,5 @@ export class CallTranscriber implements BridgeCall {
   /** Stops one leg whose recording FreeSWITCH reports stopped (RECORD_STOP). */
   recordStopped(file: string): void {
     this.legs.find((l) => l.file === file)?.stream.stop();
-  }
-
-  private async api(cmd: string): Promise<void> {
-    const reply = await this.opts.esl.api(cmd);
-    if (reply.startsWith('-ERR')) throw new SimulstreamError('ERR_ESL_COMMAND', `${cmd}: ${reply.trim()}`);
   }
 }

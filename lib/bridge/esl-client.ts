@@ -194,7 +194,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     const names = [...(this.opts.events ?? [])];
     if (!names.includes('BACKGROUND_JOB')) names.push('BACKGROUND_JOB');
     const reply = await this.command(`event ${this.opts.format ?? 'plain'} ${names.join(' ')}`);
-    if (!(reply.headers['Reply-Text'] ?? '').startsWith('+OK')) throw new Error(`event subscription refused: ${reply.headers['Reply-Text']}`);
+    if (!(reply.headers['Reply-Text'] ?? '').startsWith('+OK')) throw new SimulstreamError('ERR_ESL_COMMAND', `event subscription refused: ${reply.headers['Reply-Text']}`);
   }
 
   private dispatch(msg: EslMessage): void {
@@ -232,6 +232,13 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   /** `api CMD`: the command's output. */
   async api(cmd: string): Promise<string> {
     return (await this.command(`api ${cmd}`)).body;
+  }
+
+  /** `api CMD` for a command that must succeed: a `-ERR` reply is `ERR_ESL_COMMAND`. */
+  async apiOrFail(cmd: string): Promise<string> {
+    const reply = await this.api(cmd);
+    if (reply.startsWith('-ERR')) throw new SimulstreamError('ERR_ESL_COMMAND', `${cmd}: ${reply.trim()}`);
+    return reply;
   }
 
   /** `bgapi CMD`: the output, from its BACKGROUND_JOB event. */

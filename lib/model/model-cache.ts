@@ -45,11 +45,6 @@ export function catalogChecksum(f: CatalogFile): Checksum | undefined {
   return f.sha256 ? { algorithm: 'sha256', hex: f.sha256 } : f.sha1 ? { algorithm: 'sha1', hex: f.sha1 } : undefined;
 }
 
-/** Where a model's file is (or will be) in the cache. */
-export function cachedModelPath(name: string, modelsDir: string, format?: ModelFormat): string {
-  return path.join(modelsDir, catalogFile(catalogModel(name), format).file);
-}
-
 /**
  * A catalog model's file in the cache, downloaded (resumable, checksum-verified) when it is not
  * there yet, and verified against the catalog's checksum before its first use when it was put

@@ -5,11 +5,11 @@ import { errorInfo, type ErrorInfo } from '../errors.js';
 import { encodeError, LineEncoder, type OutputFormat } from '../stream/line-encoder.js';
 import type { Segment } from '../stream/utf8-carry.js';
 import type { FanOut } from '../util/fan-out.js';
+import { tap } from '../util/tap.js';
 import { ArrivalClock } from './arrival-clock.js';
-import { ByteMeter } from './byte-meter.js';
 import { withContext, type Logger } from './logger.js';
 import type { ServerObserver } from './observer.js';
-import { OutputWatch } from './output-watch.js';
+import { MAX_OUTPUT_BYTES, OutputWatch } from './output-watch.js';
 import { SenderPace } from './sender-pace.js';
 import { socketEnds } from './socket-ends.js';
 
@@ -64,8 +64,6 @@ export interface Connection {
 
 /** Seconds a client may keep its side open after our last line. */
 const LINGER_MS = 2000;
-/** Most output bytes queued for one client beyond what backpressure allows. */
-const MAX_OUTPUT_BYTES = 1 << 20;
 
 /**
  * One client of SimulStreaming's TCP protocol: `pipeline(socket, meter, transcriber, encoder,
@@ -96,7 +94,7 @@ export function serveConnection(socket: net.Socket, peer: string, ctx: Connectio
   };
   const linger = (): void => void setTimeout(() => socket.destroy(), LINGER_MS).unref();
 
-  const meter = new ByteMeter((n) => {
+  const meter = tap<Buffer>(({ length: n }) => {
     pace.add(n);
     arrivals.add(n);
     ctx.observe('audioReceived', peer, n, 'tcp');

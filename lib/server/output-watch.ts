@@ -1,5 +1,8 @@
 import type { Writable } from 'node:stream';
 
+/** Most output bytes queued for one client beyond what backpressure allows (TCP clients and streamed calls alike). */
+export const MAX_OUTPUT_BYTES = 1 << 20;
+
 /**
  * Watches what a client has not read. Backpressure already holds a client's output to the socket's
  * buffer (its decoding waits meanwhile); a client whose output stays blocked for `timeoutMs`, or

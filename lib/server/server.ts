@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { TranscriptStore } from '../bridge/transcript-store.js';
+import { isLoopback } from '../http/http-server.js';
 import { resolveAlignAttOptions, type AlignAttOptions } from '../decode/align-att-options.js';
 import { DEFAULTS } from '../defaults.js';
 import { InvalidOptionError } from '../errors.js';
@@ -226,11 +227,6 @@ export function createServer(options: ServerOptions): SimulstreamServer {
       log.info('Connection closed, terminating.');
     },
   };
-}
-
-/** `localhost`, `127.x`, `::1`. */
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || /^127\./.test(host) || host === '::1' || host === '[::1]';
 }
 
 /** Everything that can fail per connection is checked once, here: nothing is accepted first and failed later. */

@@ -1,4 +1,4 @@
-import { PassThrough, pipeline, Transform, Writable, type TransformCallback } from 'node:stream';
+import { PassThrough, pipeline, type Transform, Writable } from 'node:stream';
 import { toModelRate } from '../../audio/model-rate.js';
 import { SAMPLE_RATE } from '../../audio/pcm.js';
 import { Deinterleaver } from '../../audio/stereo-split.js';
@@ -7,12 +7,12 @@ import { errorInfo, SimulstreamError, type ErrorInfo } from '../../errors.js';
 import { formatLine, formatMs } from '../../stream/line-format.js';
 import type { Segment } from '../../stream/utf8-carry.js';
 import { ArrivalClock } from '../arrival-clock.js';
-import { ByteMeter } from '../byte-meter.js';
 import { hook, lagOf, type ClientInfo, type Connection, type ConnectionContext } from '../connection.js';
 import { withContext, type Logger } from '../logger.js';
 import type { CallIdentity, StreamProtocol } from '../observer.js';
-import { OutputWatch } from '../output-watch.js';
+import { MAX_OUTPUT_BYTES, OutputWatch } from '../output-watch.js';
 import { SenderPace } from '../sender-pace.js';
+import { tap } from '../../util/tap.js';
 import { IdentityHolder } from './call-identity.js';
 
 /** What every streamed call of one server shares: a TCP connection's context, plus the transcript store. */
@@ -50,9 +50,6 @@ export interface CallTransport {
 
 /** The legs of each layout: stereo's left channel is the channel's own party (the caller on an inbound leg). */
 export const LEGS_OF: Readonly<Record<CallLayout, readonly Leg[]>> = { mono: ['caller'], mixed: ['mixed'], stereo: ['caller', 'callee'] };
-
-/** Most output bytes queued for one client beyond what backpressure allows. */
-const MAX_OUTPUT_BYTES = 1 << 20;
 
 interface LegRun {
   readonly leg: Leg;
@@ -143,8 +140,8 @@ export class StreamedCall implements Connection {
         const input = new PassThrough();
         // the pace and the arrivals are told in write(): one leg's backpressure pauses the whole
         // call, and the other leg's audio must not look late (or, once released, faster than real time)
-        const meter = new ByteMeter((n) => this.ctx.observe('audioReceived', this.peer, n, this.protocol));
-        const tap = new LineTap((seg) => this.line(leg, seg, info, arrivals));
+        const meter = tap<Buffer>((b) => this.ctx.observe('audioReceived', this.peer, b.length, this.protocol));
+        const lines = tap<Segment>((seg) => this.line(leg, seg, info, arrivals), true);
         const way = outputs?.(leg, i);
         const output = way?.output ?? nullSink();
         let watch: OutputWatch | null = null;
@@ -156,7 +153,7 @@ export class StreamedCall implements Connection {
           });
           way.encoder.on('data', () => watch!.wrote());
         }
-        const streams: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [input, toModelRate(format.rate), meter, tr, tap, ...(way ? [way.encoder] : []), output];
+        const streams: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [input, toModelRate(format.rate), meter, tr, lines, ...(way ? [way.encoder] : []), output];
         runs.push({ leg, streams, input, pace, arrivals, watch });
       });
     } catch (err) {
@@ -305,9 +302,13 @@ export class StreamedCall implements Connection {
     this.resolveDone();
   }
 
+  /** (Re)starts the idle clock: the one timer is refreshed at each write, not replaced. */
   private armIdle(): void {
     if (this.ctx.idleTimeoutMs <= 0 || this.ended) return;
-    this.disarmIdle();
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
+      return;
+    }
     this.idleTimer = setTimeout(() => {
       this.log.warning(`Client ${this.peer} idle for ${this.ctx.idleTimeoutMs / 1000} s: finishing its call`);
       this.end();
@@ -318,18 +319,6 @@ export class StreamedCall implements Connection {
   private disarmIdle(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
-  }
-}
-
-/** Segments pass through unchanged; `see` is told each one first (the store, the observers). */
-class LineTap extends Transform {
-  constructor(private readonly see: (seg: Segment) => void) {
-    super({ objectMode: true });
-  }
-
-  override _transform(seg: Segment, _enc: BufferEncoding, done: TransformCallback): void {
-    this.see(seg);
-    done(null, seg);
   }
 }
 

@@ -53,7 +53,7 @@ export function serveWsCall(ws: WebSocket, peer: string, dialect: WsDialect, ctx
   let shutdown = false;
   let paused = false;
   let dropped = 0;
-  const warned = new Set<string>();
+  let warnedMetadata = false;
   const call = new StreamedCall(dialect.protocol, peer, ctx, {
     abort: () => ws.terminate(),
     legFailed: (leg, e) => dialect.legFailed(control, leg, e),
@@ -94,8 +94,8 @@ export function serveWsCall(ws: WebSocket, peer: string, dialect: WsDialect, ctx
     metadata(text) {
       const fields = identityFromMetadata(text);
       if (fields === null) {
-        if (!warned.has('metadata')) log.warning(`Client ${peer}: a text frame that is not a JSON object was ignored: ${JSON.stringify(text.slice(0, 80))}`);
-        warned.add('metadata');
+        if (!warnedMetadata) log.warning(`Client ${peer}: a text frame that is not a JSON object was ignored: ${JSON.stringify(text.slice(0, 80))}`);
+        warnedMetadata = true;
         return;
       }
       if (!call.offerIdentity(fields)) log.debug(`Client ${peer}: metadata after the call's identity was fixed (${call.identity().uuid}) was ignored`);
