@@ -1,3 +1,4 @@
+import { InvalidOptionError } from '../errors.js';
 import { argmax, logSoftmax, suppress } from '../decode/logit-filters.js';
 import type { EncodedAudio, WhisperModel } from '../model/whisper-model.js';
 
@@ -31,7 +32,7 @@ export async function nextTokenAgreement(
   predicted: number,
   suppressTokens: readonly number[] = [],
 ): Promise<NextTokenAgreement> {
-  if (!(predicted >= 1 && predicted <= tokens.length)) throw new RangeError(`predicted must be in 1..${tokens.length}, got ${predicted}`);
+  if (!(predicted >= 1 && predicted <= tokens.length)) throw new InvalidOptionError('predicted', `must be in 1..${tokens.length}, got ${predicted}`);
   const run = (s: ForcedSide): Promise<Float32Array> =>
     s.model.decode({ tokens: [tokens], cache: s.model.emptyCache(1), audio: s.audio, logitTokens: predicted }).then((o) => o.logits);
   const [a, b] = await Promise.all([run(ref), run(test)]);
