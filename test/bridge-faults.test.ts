@@ -17,6 +17,7 @@ import { buildCli } from '../lib/cli/main.js';
 import { SimulstreamError } from '../lib/errors.js';
 import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { createServer, type SimulstreamServer } from '../lib/server/server.js';
+import type { ServerObserver } from '../lib/server/observer.js';
 import { nodeChild } from './helpers/cli.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { ROOT, TOY, tempDir, testCacheDir, toyPcm } from './helpers/fixtures.js';
@@ -152,10 +153,12 @@ describe('the bridge against failing peers', () => {
    */
   async function callThroughFailure(
     b: Bridge, out: string, log: () => string, rec: ReturnType<typeof counting>, uuid: string, caller: string, clips: readonly string[],
+    beforeAnswer?: () => void,
   ): Promise<void> {
     const audio = pcm(...clips);
     await b.connect();
     fs1.addCall({ uuid, caller, callee: '3000', audio, rate: 16000 });
+    beforeAnswer?.();
     fs1.answer(uuid);
     const call = await b.transcribeCall(uuid);
     await call.done;
@@ -166,9 +169,9 @@ describe('the bridge against failing peers', () => {
     assertResumedToTheEnd(log(), uuid, rec, audio, clips, stored);
   }
 
-  async function asr(): Promise<{ server: SimulstreamServer; port: number }> {
+  async function asr(observers: readonly ServerObserver[] = []): Promise<{ server: SimulstreamServer; port: number }> {
     // no catch-up: what a server says of a stream does not depend on the machine's load
-    const server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, catchUp: false });
+    const server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, catchUp: false, observers });
     servers.push(server);
     return { server, port: (await server.listen()).port };
   }
@@ -300,7 +303,12 @@ describe('the bridge against failing peers', () => {
 
   it('--server a,b: a call whose server goes away moves to the next one without losing audio', async () => {
     const log = captureLog('bridge');
-    const a = await asr();
+    // the call's clock stands at HOLD s until server A is gone, and A goes once it has all of that
+    // audio: its final pass, and so the resume point, do not depend on timing
+    const HOLD = 2.5;
+    let received = 0;
+    let release = (): void => {};
+    const a = await asr([{ audioReceived: (_peer, n) => void (received += n) }]);
     const bsrv = await asr();
     const rec = counting(tcpRecognizer(`127.0.0.1:${a.port},127.0.0.1:${bsrv.port}`));
     const out = tempDir();
@@ -311,10 +319,13 @@ describe('the bridge against failing peers', () => {
       onLine: () => {
         if (moved) return;
         moved = true;
-        void a.server.close(); // stops listening, finishes its streams: this call must go on elsewhere
+        // stops listening, finishes its streams: this call must go on elsewhere
+        void until(() => received >= HOLD * 32000, 'server A to have the held audio')
+          .then(() => a.server.close())
+          .then(() => release());
       },
     });
-    await callThroughFailure(b, out, log.text, rec, 'move-1', '701', ['fr-000.wav', 'fr-001.wav']);
+    await callThroughFailure(b, out, log.text, rec, 'move-1', '701', ['fr-000.wav', 'fr-001.wav'], () => (release = fs1.holdAt('move-1', HOLD)));
     assert.match(log.text(), new RegExp(`call move-1 mixed: reconnected to 127\\.0\\.0\\.1:${bsrv.port}, resuming from \\d+`, 'u'));
   });
 
