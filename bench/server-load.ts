@@ -138,6 +138,7 @@ interface RunOptions {
   maxLag: number;
   language: string;
   parallel: number;
+  workers: number;
   catchUp: boolean;
   encoderWindow: EncoderWindow;
   vad?: SileroVad;
@@ -173,6 +174,7 @@ async function run(lm: LoadedModel, n: number, o: RunOptions): Promise<RunResult
     minChunkSize: o.minChunkSize,
     maxConnections: n + 1,
     parallelIterations: o.parallel,
+    ...(o.workers ? { workers: o.workers } : {}),
     catchUp: o.catchUp,
     encoderWindow: o.encoderWindow,
     ...(o.vad ? { vad: o.vad } : {}),
@@ -269,6 +271,7 @@ const program = new Command('bench:server')
   .option('--from <n>', 'where --find-max starts doubling', intArg(1), 1)
   .option('--threads <n>', 'ONNX Runtime intra-op threads (0: one per core)', intArg(0, 256), 0)
   .option('--no-catch-up', 'do not merge the waiting chunks of a stream that fell behind')
+  .option('--workers <n>', 'worker threads running the streams (the server\'s workers; 0: its own thread)', intArg(0, 64), 0)
   .option('--parallel <n>', 'policy iterations the server runs at once (its parallelIterations)', intArg(1, 64), 1)
   .option('--memory <n>', 'also measure memory per stream with N open streams holding 30 s each', intArg(1, 1000))
   .option('--quantize <type>', 'int8: 8-bit matmuls (see README, "Models")')
@@ -293,6 +296,7 @@ const program = new Command('bench:server')
       const m = catalogModel(name); // ERR_MODEL_NOT_FOUND lists the known names
       lm = await loadModel({ ...common, checkpoint: randomCheckpoint(OFFICIAL_DIMS[m.name] ? m.name : m.dims), alignmentHeads: m.alignmentHeads });
     }
+    if (o.profile && o.workers) throw new Error('--profile times the model in this thread: not with --workers');
     const profiler = o.profile ? iterationProfiler(lm) : undefined;
     if (profiler) lm = profiler.model;
     const opts: RunOptions = {
@@ -301,6 +305,7 @@ const program = new Command('bench:server')
       maxLag: o.maxLag as number,
       language: 'fr',
       parallel: o.parallel as number,
+      workers: o.workers as number,
       catchUp: o.catchUp as boolean,
       encoderWindow: o.encoderWindow === 'auto' ? 'auto' : 'full',
       ...(o.vac ? { vad: await SileroVad.load() } : {}),
@@ -308,7 +313,7 @@ const program = new Command('bench:server')
       protocol,
     };
     const cpus = os.cpus();
-    console.log(`model ${name}${o.quantize ? ' int8' : ''}, protocol ${protocol}, encoder window ${String(o.encoderWindow)}${o.vac ? ', --vac' : ''}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.parallel} iteration(s) at once, ${threads || 'default'} ONNX threads, catch-up ${opts.catchUp ? 'on' : 'off'}; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
+    console.log(`model ${name}${o.quantize ? ' int8' : ''}, protocol ${protocol}, encoder window ${String(o.encoderWindow)}${o.vac ? ', --vac' : ''}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.workers ? `${opts.workers} worker thread(s), ` : ''}${opts.parallel} iteration(s) at once${opts.workers ? ' in each' : ''}, ${threads || (opts.workers ? `${Math.max(1, Math.floor(os.availableParallelism() / opts.workers))} (cores / workers)` : 'default')} ONNX threads, catch-up ${opts.catchUp ? 'on' : 'off'}; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
     console.log('| streams | worst p90 lag | median p90 | max lag | words | CPU (cores) | peak RSS | p90 < ' + `${opts.maxLag} s |`);
     console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
     await run(lm, 1, { ...opts, seconds: 5 }); // warm-up: ONNX Runtime's arenas, JIT

@@ -63,6 +63,8 @@ export const ErrorCodes = {
   ERR_STREAM_PROTOCOL: 'a call\'s client broke its protocol (an AudioSocket message, a jambonz message out of order)',
   /** A call's line could not be written to the transcript store. */
   ERR_TRANSCRIPT_STORE: 'a call\'s line could not be written to the transcript store',
+  /** The worker thread running the stream stopped (it crashed, or could not load the model). */
+  ERR_WORKER: 'the worker thread running the stream stopped',
   /** An internal error (a bug): the message says where. */
   ERR_INTERNAL: 'an internal error (a bug): the message says where',
   /** The audio input cannot be opened or read (a missing file, a read error, stdin a terminal). */

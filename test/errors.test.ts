@@ -20,6 +20,7 @@ import { catalogModel } from '../lib/model/catalog.js';
 import { download } from '../lib/model/download.js';
 import { expectedTensorShapes, OFFICIAL_DIMS } from '../lib/model/dims.js';
 import { openCheckpoint } from '../lib/model/load-checkpoint.js';
+import { loadModel, type LoadedModel } from '../lib/model/load-model.js';
 import { checkTensorShapes } from '../lib/model/tensor-check.js';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
@@ -32,7 +33,7 @@ import { SileroVad } from '../lib/vad/silero-vad.js';
 import { runCli, toyModelArgs } from './helpers/cli.js';
 import { FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { FakeModel } from './helpers/fake-model.js';
-import { REF_FIXTURES, tempDir } from './helpers/fixtures.js';
+import { REF_FIXTURES, tempDir, testCacheDir, TOY } from './helpers/fixtures.js';
 
 const tmp = tempDir();
 const file = (name: string, bytes: Buffer | string): string => {
@@ -119,6 +120,13 @@ const ROWS: Record<ErrorCode, () => Promise<SimulstreamError | { code: string; m
   },
   ERR_ONNX_RUNTIME: () => caught(() => SileroVad.load(file('not-onnx.onnx', 'not an onnx model'))),
   ERR_VOCABULARY: () => caught(() => Tokenizer.forVocabSize(12345)),
+  ERR_WORKER: async () => {
+    // a worker thread that cannot open the server's compiled model (its file gone): listen() fails, nothing listens
+    const lm = await loadModel({ modelPath: path.join(TOY, 'ggml-toy.bin'), cacheDir: testCacheDir() });
+    closed.push(() => lm.release());
+    const gone: LoadedModel = { ...lm, source: { ...lm.source!, compiled: { ...lm.source!.compiled, encoderPath: path.join(tmp, 'no-encoder.onnx') } } };
+    return caught(() => createServer({ model: gone, host: '127.0.0.1', port: 0, workers: 1 }).listen());
+  },
   ERR_ADDRESS_IN_USE: async () => {
     const a = createServer({ model: fake(), host: '127.0.0.1', port: 0 });
     const { port } = await a.listen();

@@ -7,7 +7,7 @@ import { checkOptionKeys, type MissingKeys } from '../util/option-keys.js';
 import { Tokenizer } from '../text/tokenizer.js';
 import { defaultAlignmentHeads, parseAlignmentHeads, sortHeads, validateHeads } from './alignment-heads.js';
 import type { Checkpoint } from './checkpoint.js';
-import { compileCheckpoint } from './compile.js';
+import { compileCheckpoint, type CompiledModel } from './compile.js';
 import type { WhisperDims } from './dims.js';
 import { int8WeightBitsForThisCpu } from './cpu-features.js';
 import type { Int8Group } from './int8-layers.js';
@@ -60,6 +60,20 @@ export interface LoadedModel {
   createMel(): LogMel;
   /** Releases the ONNX Runtime sessions; the model cannot be used afterwards. */
   release(): Promise<void>;
+  /** How to open the same compiled model again (in a worker thread: see `ServerOptions.workers`); absent for models not loaded by {@link loadModel}. */
+  readonly source?: ModelSource;
+}
+
+/** What opens a compiled model again, in another thread (structured-clonable: no functions, no sessions). */
+export interface ModelSource {
+  readonly file: string;
+  readonly compiled: CompiledModel;
+  /** The checkpoint's own vocabulary (ggml), else the shipped one is used. */
+  readonly vocab?: readonly Uint8Array[];
+  readonly melFilters: Float32Array;
+  readonly device: Device;
+  /** The intra-op threads it was loaded with (0: ONNX Runtime's default). */
+  readonly threads: number;
 }
 
 /** The default model cache: `$SIMULSTREAM_MODELS`, else `$XDG_CACHE_HOME/simulstream`, else `~/.cache/simulstream`. */
@@ -85,8 +99,8 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       heads = d.heads;
       opts.log?.(`alignment heads: ${d.source}`);
     }
+    // an unusable vocabulary fails before the compilation, not after it
     const tokenizer = Tokenizer.forVocabSize(ckpt.dims.n_vocab, ckpt.vocab);
-    const filters = ckpt.melFilters ?? melFilters(ckpt.dims.n_mels);
     const compiled = await compileCheckpoint(ckpt, {
       cacheDir: opts.cacheDir ?? defaultModelsDir(),
       alignmentHeads: heads,
@@ -95,21 +109,46 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       ...(opts.int8Groups ? { int8Groups: opts.int8Groups } : {}),
       ...(opts.precision === 'int8' ? { int8WeightBits: opts.int8WeightBits ?? int8WeightBitsForThisCpu() } : {}),
     });
-    const model = await WhisperModel.load(compiled, {
-      ...(opts.device ? { device: opts.device } : {}),
-      ...(opts.threads ? { threads: opts.threads } : {}),
-      ...(opts.warn ? { warn: opts.warn } : opts.log ? { warn: opts.log } : {}),
-    });
-    return {
+    const source: ModelSource = {
       file: ckpt.file,
-      dims: ckpt.dims,
-      model,
-      tokenizer,
-      alignmentHeads: heads,
-      createMel: () => new LogMel(ckpt.dims.n_mels, filters),
-      release: () => model.release(),
+      compiled,
+      ...(ckpt.vocab && ckpt.vocab.length > 0 ? { vocab: ckpt.vocab } : {}),
+      melFilters: ckpt.melFilters ?? melFilters(ckpt.dims.n_mels),
+      device: opts.device ?? 'cpu',
+      threads: opts.threads ?? 0,
     };
+    const warn = opts.warn ?? opts.log;
+    return await openCompiledModel(source, { tokenizer, ...(warn ? { warn } : {}) });
   } finally {
     ckpt.close();
   }
+}
+
+/**
+ * Starts ONNX Runtime sessions on an already compiled model (a worker thread's copy of the
+ * server's model); `threads` overrides the source's intra-op threads.
+ */
+export async function openCompiledModel(
+  source: ModelSource,
+  opts: { readonly threads?: number; readonly warn?: (msg: string) => void; readonly tokenizer?: Tokenizer } = {},
+): Promise<LoadedModel> {
+  const { compiled } = source;
+  const dims = compiled.dims;
+  const tokenizer = opts.tokenizer ?? Tokenizer.forVocabSize(dims.n_vocab, source.vocab);
+  const threads = opts.threads ?? source.threads;
+  const model = await WhisperModel.load(compiled, {
+    device: source.device,
+    ...(threads ? { threads } : {}),
+    ...(opts.warn ? { warn: opts.warn } : {}),
+  });
+  return {
+    file: source.file,
+    dims,
+    model,
+    tokenizer,
+    alignmentHeads: compiled.alignmentHeads,
+    createMel: () => new LogMel(dims.n_mels, source.melFilters),
+    release: () => model.release(),
+    source,
+  };
 }

