@@ -65,7 +65,8 @@ export function serveCommand(io: CliIo, signals = true): Command {
         .choices(['exact', 'simulstreaming'])
         .default('exact'),
     )
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core)', intArg(0, 256), 0)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = one per core, or with --workers cores / workers per thread)', intArg(0, 256), 0)
+    .option('--workers <n>', 'worker threads running the streams, each with its own ONNX Runtime sessions (0: this thread; more calls per machine with short iterations: see the README)', intArg(0, 64), 0)
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
   addSwitchOptions(cmd);
   addPolicyOptions(cmd);
@@ -121,14 +122,15 @@ export function serveCommand(io: CliIo, signals = true): Command {
           const config = {
             model: modelPath,
             device: lm.model.device,
-            threads: (o.threads as number) || os.availableParallelism(),
+            threads: (o.threads as number) || (o.workers ? Math.max(1, Math.floor(os.availableParallelism() / (o.workers as number))) : os.availableParallelism()),
+            workers: o.workers as number,
             quantization: (o.quantize as string | undefined) ?? 'none',
             max_streams: maxStreams,
             max_connections: o.maxConnections as number,
           };
           metrics?.modelLoaded((performance.now() - loadStarted) / 1000, config);
           withContext(log, config).info(
-            `Configuration: model ${config.model}, device ${config.device}, ${config.threads} threads, quantization ${config.quantization}, capacity ${maxStreams} streams (--max-streams), at most ${config.max_connections} connections`,
+            `Configuration: model ${config.model}, device ${config.device}, ${config.workers ? `${config.workers} worker threads of ${config.threads} threads` : `${config.threads} threads`}, quantization ${config.quantization}, capacity ${maxStreams} streams (--max-streams), at most ${config.max_connections} connections`,
           );
           vad = o.vac ? await SileroVad.load() : undefined;
           if (o.warmupFile) {
@@ -147,6 +149,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
             finalPass: serverDifference('finalPass'),
             catchUp: serverDifference('catchUp'),
             chunking: o.chunking as Chunking,
+            ...(o.workers ? { workers: o.workers as number } : {}),
             logger: log,
             // the lines SimulStreaming echoes on stderr; in JSON logs, as debug records
             echo: o.logFormat === 'json' ? logWriter(log) : io.stderr,

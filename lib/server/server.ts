@@ -274,8 +274,11 @@ function validate(options: ServerOptions, maxConnections: number, minChunkSize: 
   resolveAlignAttOptions(options.model, options);
 }
 
-/** The worker threads of `workers` (validated): the server's policy, as data, in each. */
-function workerPool(options: ServerOptions, workers: number, log: Logger): TranscriberPool {
+/**
+ * The worker threads of `workers` (validated): the server's policy, as data, in each. `workerFile`
+ * replaces the threads' script (the tests' crashing one).
+ */
+export function workerPool(options: ServerOptions, workers: number, log: Logger, workerFile?: URL): TranscriberPool {
   const source = options.model.source!;
   const cores = os.availableParallelism();
   return new TranscriberPool(
@@ -289,6 +292,7 @@ function workerPool(options: ServerOptions, workers: number, log: Logger): Trans
     },
     workers,
     log,
+    workerFile,
   );
 }
 

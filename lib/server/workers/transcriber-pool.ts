@@ -30,8 +30,8 @@ class WorkerSlot implements WorkerPort {
   private exited = false;
   private stopping = false;
 
-  constructor(init: WorkerInit, private readonly onExit: (slot: WorkerSlot, why: string) => void) {
-    this.worker = new Worker(WORKER_FILE, { workerData: init });
+  constructor(init: WorkerInit, file: URL, private readonly onExit: (slot: WorkerSlot, why: string) => void) {
+    this.worker = new Worker(file, { workerData: init });
     let lastError = '';
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (m: FromWorker) => {
@@ -124,6 +124,7 @@ export class TranscriberPool {
     private readonly init: WorkerInit,
     count: number,
     private readonly log: Logger,
+    private readonly workerFile: URL = WORKER_FILE,
   ) {
     this.slots = Array.from({ length: count }, () => this.spawn());
   }
@@ -141,6 +142,11 @@ export class TranscriberPool {
     return slot.open(this.nextId++, hooks, language);
   }
 
+  /** Threads that have the model and take streams now. */
+  get liveThreads(): number {
+    return this.slots.filter((s) => s.live).length;
+  }
+
   /** Streams each thread runs now. */
   get load(): readonly number[] {
     return this.slots.map((s) => s.streams.size);
@@ -152,7 +158,7 @@ export class TranscriberPool {
   }
 
   private spawn(): WorkerSlot {
-    return new WorkerSlot(this.init, (dead, why) => {
+    return new WorkerSlot(this.init, this.workerFile, (dead, why) => {
       const i = this.slots.indexOf(dead);
       if (this.closed || i < 0) return;
       this.log.error(`A worker thread stopped (${why}): its streams failed; starting another`);
