@@ -4,7 +4,7 @@ import { TranscriptStore } from '../bridge/transcript-store.js';
 import { isLoopback } from '../http/http-server.js';
 import { resolveAlignAttOptions, type AlignAttOptions } from '../decode/align-att-options.js';
 import { DEFAULTS } from '../defaults.js';
-import { InvalidOptionError } from '../errors.js';
+import { InternalError, InvalidOptionError } from '../errors.js';
 import type { LoadedModel } from '../model/load-model.js';
 import type { OutputFormat } from '../stream/line-encoder.js';
 import { transcriber, TRANSCRIBER_OPTION_KEYS } from '../stream/transcriber.js';
@@ -136,7 +136,7 @@ export interface SimulstreamServer {
   readonly closing: boolean;
   /** Streams open now: TCP clients and calls of every front door. */
   readonly connections: number;
-  /** The queue every stream's policy iterations wait in (`parallelIterations` run at once). */
+  /** The queue every stream's policy iterations wait in (`parallelIterations` run at once); with `workers`, each thread has its own and this one stays empty. */
   readonly scheduler: Scheduler;
 }
 
@@ -165,7 +165,8 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     wsPort, wsHost, wsToken, audioSocketPort, audioSocketKind11Rate, outDir: _od, workers,
     ...policy
   } = options;
-  const pool = workers ? workerPool(options, workers, log) : undefined;
+  // the threads start with listen(): a server that never listens holds none
+  let pool: TranscriberPool | undefined;
   const ctx: CallContext = {
     log,
     format,
@@ -181,7 +182,10 @@ export function createServer(options: ServerOptions): SimulstreamServer {
       const m = modelFor ? modelFor(peer) : model;
       // a call's own language (a jambonz start) is checked as the server's was
       if (language !== undefined) resolveAlignAttOptions(m, { ...policy, language });
-      if (pool) return pool.open(hooks, language);
+      if (workers) {
+        if (!pool) throw new InternalError('a stream before listen() started the worker threads');
+        return pool.open(hooks, language);
+      }
       return transcriber({
         ...policy,
         ...(language !== undefined ? { language } : {}),
@@ -225,10 +229,14 @@ export function createServer(options: ServerOptions): SimulstreamServer {
     async listen() {
       const bound: Partial<Record<'tcp' | 'ws' | 'audioSocket', net.AddressInfo>> = {};
       // every worker thread has the model before anything listens (a failed load fails listen())
-      if (pool) await pool.ready().catch(async (err: unknown) => {
-        await pool.close();
-        throw err;
-      });
+      if (workers && !pool) {
+        const p = workerPool(options, workers, log);
+        await p.ready().catch(async (err: unknown) => {
+          await p.close();
+          throw err;
+        });
+        pool = p;
+      }
       try {
         for (const d of doors) bound[d.name] = await d.door.listen();
       } catch (err) {
