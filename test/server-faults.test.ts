@@ -124,14 +124,16 @@ describe('server: a stream\'s failure is its own', () => {
     guard.check();
   });
 
-  it('hostile clients cost bounded resources; two honest clients among them get their solo transcripts', async (t) => {
+  // in the server's thread, and across worker threads (the 10 MB burst checks that backpressure crosses them)
+  for (const workers of [0, 2]) it(`hostile clients cost bounded resources; two honest clients among them get their solo transcripts${workers ? ` (${workers} worker threads)` : ''}`, async (t) => {
     const guard = noEscapes();
     const log = captureLog();
     const obs = recorder();
-    const server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, logger: log.logger, observers: [obs], maxConnections: 24 });
+    const server = createServer({ model: lm, host: '127.0.0.1', port: 0, ...OPTS, logger: log.logger, observers: [obs], maxConnections: 24, ...(workers ? { workers } : {}) });
     servers.push(server);
     const { port } = await server.listen();
-    await ncClient(port, toyPcm('fr-000.wav')); // warm: first-use allocations are not a leak
+    // warm: first-use allocations are not a leak (each thread's: concurrent clients go to different threads)
+    await Promise.all(Array.from({ length: Math.max(1, workers) }, () => ncClient(port, toyPcm('fr-000.wav'))));
     const watch = watchResources();
     const rand = prng(13);
     const received = new Map<string, number>();
