@@ -28,6 +28,7 @@ import type { ServerObserver } from '../lib/server/observer.js';
 import { SileroVad } from '../lib/vad/silero-vad.js';
 import { iterationProfiler } from './iteration-profile.js';
 import { createServer, type ClientInfo } from '../lib/server/server.js';
+import { threadsPerWorker } from '../lib/server/workers/transcriber-pool.js';
 import type { Segment } from '../lib/stream/utf8-carry.js';
 import { transcriber, type Transcriber } from '../lib/stream/transcriber.js';
 import { floatToS16le } from '../lib/audio/pcm.js';
@@ -313,7 +314,7 @@ const program = new Command('bench:server')
       protocol,
     };
     const cpus = os.cpus();
-    console.log(`model ${name}${o.quantize ? ' int8' : ''}, protocol ${protocol}, encoder window ${String(o.encoderWindow)}${o.vac ? ', --vac' : ''}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.workers ? `${opts.workers} worker thread(s), ` : ''}${opts.parallel} iteration(s) at once${opts.workers ? ' in each' : ''}, ${threads || (opts.workers ? `${Math.max(1, Math.floor(os.availableParallelism() / opts.workers))} (cores / workers)` : 'default')} ONNX threads, catch-up ${opts.catchUp ? 'on' : 'off'}; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
+    console.log(`model ${name}${o.quantize ? ' int8' : ''}, protocol ${protocol}, encoder window ${String(o.encoderWindow)}${o.vac ? ', --vac' : ''}, ${opts.seconds} s per stream, chunks of ${opts.minChunkSize} s, ${opts.workers ? `${opts.workers} worker thread(s), ` : ''}${opts.parallel} iteration(s) at once${opts.workers ? ' in each' : ''}, ${opts.workers ? `${threadsPerWorker(opts.workers, threads)}${threads ? '' : ' (cores / workers)'}` : threads || 'default'} ONNX threads, catch-up ${opts.catchUp ? 'on' : 'off'}; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}`);
     console.log('| streams | worst p90 lag | median p90 | max lag | words | CPU (cores) | peak RSS | p90 < ' + `${opts.maxLag} s |`);
     console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
     await run(lm, 1, { ...opts, seconds: 5 }); // warm-up: ONNX Runtime's arenas, JIT

@@ -19,7 +19,7 @@ import { ncClient, peerOf, prng } from './helpers/clients.js';
 import { FakeModel } from './helpers/fake-model.js';
 import { faultyModel } from './helpers/faulty-model.js';
 import { TOY, testCacheDir, toyPcm } from './helpers/fixtures.js';
-import { parseLines, peerText, sameLines, simulStreamingOptions } from './helpers/peer.js';
+import { assertPeerLines, parseLines, peerText, simulStreamingOptions } from './helpers/peer.js';
 import { until } from './helpers/wait.js';
 import { captureLog } from './helpers/log-capture.js';
 import { mib, watchResources } from './helpers/resources.js';
@@ -29,10 +29,6 @@ const OPTS = { ...simulStreamingOptions('defaults', 'fr'), catchUp: false } as c
 const FILES = ['fr-000.wav', 'fr-001.wav', 'fr-000.wav', 'fr-001.wav'];
 
 /** SimulStreaming's lines for a clip, within 1 ms. */
-function assertPeer(got: string, file: string, what = file): void {
-  assert.ok(sameLines(got, peerText('defaults', file)), `${what}: SimulStreaming's lines\n${peerText('defaults', file)}\ngot\n${got}`);
-}
-
 
 /** Records every observer call. */
 function recorder(): ServerObserver & { calls: { name: string; args: unknown[] }[] } {
@@ -92,7 +88,7 @@ describe('server: a stream\'s failure is its own', () => {
     const badOut = ncClient(port, toyPcm('fr-001.wav'), { onConnect: (s) => (bad = peerOf(s)) });
     await until(() => accepted === 1, 'the faulty client to be accepted');
     const outs = await Promise.all(FILES.map((f) => ncClient(port, toyPcm(f), { piece: 4001 })));
-    outs.forEach((o, i) => assertPeer(o, FILES[i]!));
+    outs.forEach((o, i) => assertPeerLines(o, FILES[i]!));
     // the failed stream's lines before its failure are SimulStreaming's first lines
     const before = parseLines(await badOut);
     assert.deepEqual(before.map((l) => l[2]), parseLines(peerText('defaults', 'fr-001.wav')).slice(0, before.length).map((l) => l[2]));
@@ -119,7 +115,7 @@ describe('server: a stream\'s failure is its own', () => {
     } });
     const [first, second] = [await ncClient(port2, toyPcm('fr-001.wav')).catch((e: Error) => e.message), await ncClient(port2, toyPcm('fr-001.wav'))];
     assert.doesNotMatch(first, /^\d+ \d+ /mu, 'the connection whose set-up failed is closed without a line');
-    assertPeer(second, 'fr-001.wav', 'the next connection');
+    assertPeerLines(second, 'fr-001.wav', 'the next connection');
     assert.match(log.text(), /\| ERROR \| Client \('127\.0\.0\.1', \d+\): injected set-up failure/u);
     guard.check();
   });
@@ -202,11 +198,11 @@ describe('server: a stream\'s failure is its own', () => {
     const honest = Promise.all([ncClient(port, toyPcm('fr-000.wav'), { piece: 3200 }), ncClient(port, toyPcm('fr-001.wav'), { piece: 3200 })]);
 
     const [h, g, w, odd, e, , , slow] = await Promise.all([honest, Promise.all(garbage), wav, oddWrites, empty, instantReset, midReset, slowloris, burst]);
-    assertPeer(h[0], 'fr-000.wav');
-    assertPeer(h[1], 'fr-001.wav');
+    assertPeerLines(h[0], 'fr-000.wav');
+    assertPeerLines(h[1], 'fr-001.wav');
     g.forEach((o) => parseLines(o)); // garbage is decoded as audio: well-formed lines, if any
     assert.equal(w, '');
-    assertPeer(odd, 'fr-001.wav', '1-byte and odd-sized writes');
+    assertPeerLines(odd, 'fr-001.wav', '1-byte and odd-sized writes');
     assert.equal(e, '');
     parseLines(slow);
     await until(() => obs.calls.some((c) => c.name === 'streamClosed' && c.args[0] === deafPeer), 'the deaf client\'s stream to close');
@@ -276,7 +272,7 @@ describe('server: a stream\'s failure is its own', () => {
     assert.equal(await ncClient(port, pcm), '', 'a second client is refused (max 1)');
     release();
     const text = await out;
-    assertPeer(text, 'fr-000.wav');
+    assertPeerLines(text, 'fr-000.wav');
     const of = (n: string) => obs.calls.filter((c) => c.name === n);
     assert.deepEqual(of('connectionAccepted').map((c) => c.args), [[peer, 'tcp']]);
     assert.equal(of('connectionRefused').length, 1);
@@ -294,7 +290,7 @@ describe('server: a stream\'s failure is its own', () => {
     );
     const log = captureLog();
     const port2 = await start({ observers: [throwing], logger: log.logger, onSegment: () => { throw new Error('onSegment broke'); } });
-    assertPeer(await ncClient(port2, pcm), 'fr-000.wav', 'with throwing observers');
+    assertPeerLines(await ncClient(port2, pcm), 'fr-000.wav', 'with throwing observers');
     assert.match(log.text(), /observer segment failed: observer segment broke/u);
   });
 });

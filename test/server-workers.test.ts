@@ -14,16 +14,10 @@ import { LineEncoder } from '../lib/stream/line-encoder.js';
 import { ncClient } from './helpers/clients.js';
 import { FakeModel } from './helpers/fake-model.js';
 import { TOY, testCacheDir, toyPcm } from './helpers/fixtures.js';
-import { peerText, peerUpdates, sameLines, simulStreamingOptions } from './helpers/peer.js';
+import { assertPeerJson, assertPeerLines, simulStreamingOptions } from './helpers/peer.js';
 import { until } from './helpers/wait.js';
 
 const CRASHING_WORKER = new URL('./helpers/crashing-worker.js', import.meta.url);
-
-function assertPeerLines(got: string, file: string): void {
-  const want = peerText('defaults', file);
-  assert.ok(want.length > 0, `${file}: SimulStreaming has lines for it`);
-  assert.ok(sameLines(got, want), `${file}: SimulStreaming's lines\n${want}\ngot\n${got}`);
-}
 
 /** Everything a pool stream gives for `pcm`, as text lines; rejects with its error. */
 async function streamLines(tr: Duplex, pcm: Buffer): Promise<string> {
@@ -74,16 +68,7 @@ describe('serve with worker threads', () => {
     try {
       const wav = Buffer.concat([Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt ', 'latin1'), Buffer.alloc(64)]);
       const [good, bad] = await Promise.all([ncClient(port, toyPcm('fr-001.wav'), { piece: [4001, 1, 333] }), ncClient(port, wav)]);
-      const got = good
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { start: number; end: number; text: string; tokens: number[] });
-      const want = peerUpdates('chunk0.5-ft25', 'fr-001.wav').filter((u) => u.text !== '');
-      assert.deepEqual(
-        got.map((u) => [u.text, u.tokens]),
-        want.map((u) => [u.text, u.tokens]),
-      );
-      got.forEach((u, i) => assert.ok(Math.abs(u.start - want[i]!.start) <= 0.001 && Math.abs(u.end - want[i]!.end) <= 0.001, `update ${i}: times`));
+      assertPeerJson(good, 'chunk0.5-ft25', 'fr-001.wav');
       assert.equal((JSON.parse(bad.trim()) as { error: { code: string } }).error.code, 'ERR_WAV_HEADER');
       assert.deepEqual([...closed.values()].sort(), ['ERR_WAV_HEADER', null].sort());
     } finally {

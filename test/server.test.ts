@@ -16,18 +16,12 @@ import type { ServerObserver } from '../lib/server/observer.js';
 import { createServer, type ServerOptions, type SimulstreamServer } from '../lib/server/server.js';
 import { ncClient, peerOf } from './helpers/clients.js';
 import { TOY, testCacheDir, toyPcm } from './helpers/fixtures.js';
-import { parseLines, peerText, peerUpdates, sameLines, simulStreamingOptions } from './helpers/peer.js';
+import { assertPeerJson, assertPeerLines, parseLines, simulStreamingOptions } from './helpers/peer.js';
 import { until } from './helpers/wait.js';
 
 /** A server whose every client's output is SimulStreaming's (1.2 s chunks, frame threshold 25). */
 function peerServer(lm: LoadedModel, language: string, o: Partial<ServerOptions> = {}): SimulstreamServer {
   return createServer({ model: lm, host: '127.0.0.1', port: 0, ...simulStreamingOptions('defaults', language), catchUp: false, ...o });
-}
-
-function assertPeerLines(got: string, file: string): void {
-  const want = peerText('defaults', file);
-  assert.ok(want.length > 0, `${file}: SimulStreaming has lines for it`);
-  assert.ok(sameLines(got, want), `${file}: SimulStreaming's lines\n${want}\ngot\n${got}`);
 }
 
 describe('simulstream serve', () => {
@@ -72,16 +66,7 @@ describe('simulstream serve', () => {
     const compat = createServer({ model: lm, host: '127.0.0.1', port: 0, ...simulStreamingOptions('chunk0.5-ft25', 'fr'), catchUp: false, format: 'json' });
     try {
       const out = await ncClient((await compat.listen()).port, toyPcm('fr-001.wav'), { piece: [4001, 1, 333] });
-      const got = out
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { start: number; end: number; text: string; tokens: number[] });
-      const want = peerUpdates('chunk0.5-ft25', 'fr-001.wav').filter((u) => u.text !== '');
-      assert.deepEqual(
-        got.map((u) => [u.text, u.tokens]),
-        want.map((u) => [u.text, u.tokens]),
-      );
-      got.forEach((u, i) => assert.ok(Math.abs(u.start - want[i]!.start) <= 0.001 && Math.abs(u.end - want[i]!.end) <= 0.001, `update ${i}: times`));
+      assertPeerJson(out, 'chunk0.5-ft25', 'fr-001.wav');
     } finally {
       await compat.close();
     }

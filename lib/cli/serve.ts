@@ -14,6 +14,7 @@ import { createCallMonitor } from '../monitor/call-monitor.js';
 import { serverStreamsObserver } from '../monitor/server-streams.js';
 import { LOG_LEVELS, withContext, type LogLevel, type Logger } from '../server/logger.js';
 import { createServer, type SimulstreamServer } from '../server/server.js';
+import { threadsPerWorker } from '../server/workers/transcriber-pool.js';
 import type { Chunking } from '../stream/chunk-buffer.js';
 import { SileroVad } from '../vad/silero-vad.js';
 import type { Precision } from '../model/whisper-graphs.js';
@@ -122,7 +123,7 @@ export function serveCommand(io: CliIo, signals = true): Command {
           const config = {
             model: modelPath,
             device: lm.model.device,
-            threads: (o.threads as number) || (o.workers ? Math.max(1, Math.floor(os.availableParallelism() / (o.workers as number))) : os.availableParallelism()),
+            threads: o.workers ? threadsPerWorker(o.workers as number, o.threads as number) : (o.threads as number) || os.availableParallelism(),
             workers: o.workers as number,
             quantization: (o.quantize as string | undefined) ?? 'none',
             max_streams: maxStreams,

@@ -1,5 +1,4 @@
 import type net from 'node:net';
-import os from 'node:os';
 import { TranscriptStore } from '../bridge/transcript-store.js';
 import { isLoopback } from '../http/http-server.js';
 import { resolveAlignAttOptions, type AlignAttOptions } from '../decode/align-att-options.js';
@@ -14,7 +13,7 @@ import type { Chunking } from '../stream/chunk-buffer.js';
 import { fanOut } from '../util/fan-out.js';
 import type { SileroVad } from '../vad/silero-vad.js';
 import type { VadIteratorOptions } from '../vad/vad-iterator.js';
-import type { WorkerTranscriberOptions } from './workers/worker-messages.js';
+import { THREAD_BOUND_OPTION_KEYS, type WorkerTranscriberOptions } from './workers/worker-messages.js';
 import { audioSocketDoor } from './audiosocket/audiosocket-door.js';
 import type { CallContext } from './calls/streamed-call.js';
 import type { ClientInfo } from './connection.js';
@@ -22,7 +21,7 @@ import type { FrontDoor } from './front-door.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ServerObserver } from './observer.js';
 import { Scheduler } from './scheduler.js';
-import { detachedSource, TranscriberPool } from './workers/transcriber-pool.js';
+import { detachedSource, threadsPerWorker, TranscriberPool } from './workers/transcriber-pool.js';
 import { StreamRegistry } from './stream-registry.js';
 import { tcpDoor } from './tcp-door.js';
 import { wsDoor } from './ws/ws-door.js';
@@ -288,11 +287,10 @@ function validate(options: ServerOptions, maxConnections: number, minChunkSize: 
  */
 export function workerPool(options: ServerOptions, workers: number, log: Logger, workerFile?: URL): TranscriberPool {
   const source = options.model.source!;
-  const cores = os.availableParallelism();
   return new TranscriberPool(
     {
       source: detachedSource(source),
-      threads: source.threads || Math.max(1, Math.floor(cores / workers)),
+      threads: threadsPerWorker(workers, source.threads),
       ...(options.vad ? { vadModelPath: options.vad.modelPath } : {}),
       options: pick(options, WORKER_OPTION_KEYS),
       catchUp: options.catchUp ?? DEFAULTS.catchUp,
@@ -306,8 +304,7 @@ export function workerPool(options: ServerOptions, workers: number, log: Logger,
 
 /** The transcriber options a worker thread takes (data only). */
 const WORKER_OPTION_KEYS = TRANSCRIBER_OPTION_KEYS.filter(
-  (k): k is (typeof TRANSCRIBER_OPTION_KEYS)[number] & keyof WorkerTranscriberOptions =>
-    !['model', 'vad', 'catchUp', 'onUpdate', 'objectMode', 'scheduler', 'clock'].includes(k),
+  (k): k is (typeof TRANSCRIBER_OPTION_KEYS)[number] & keyof WorkerTranscriberOptions => !(THREAD_BOUND_OPTION_KEYS as readonly string[]).includes(k),
 );
 
 function pick<K extends keyof ServerOptions & keyof WorkerTranscriberOptions>(o: ServerOptions, keys: readonly K[]): WorkerTranscriberOptions {

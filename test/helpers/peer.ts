@@ -1,6 +1,7 @@
 // SimulStreaming's own updates on the bundled toy clips (test/fixtures/peer, from
 // ../shared/peer-reference-v3), and the text lines its server prints for them: the external
 // reference the server, bridge and metrics tests compare with.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { werCounts } from '../../lib/eval/wer.js';
@@ -119,4 +120,25 @@ export function clipsWer(text: string, files: readonly string[], kase: PeerCase 
     return (100 * c.errors) / c.words;
   };
   return { ours: wer(text), simulstreaming: wer(files.map((f) => peerUpdates(kase, f).map((u) => u.text).join('')).join(' ')) };
+}
+
+/** Asserts that `got` (text lines) are SimulStreaming's lines for `file` in `kase` (which has some). */
+export function assertPeerLines(got: string, file: string, what = file, kase: PeerCase = 'defaults'): void {
+  const want = peerText(kase, file);
+  assert.ok(want.length > 0, `${what}: SimulStreaming has lines for it`);
+  assert.ok(sameLines(got, want), `${what}: SimulStreaming's lines\n${want}\ngot\n${got}`);
+}
+
+/** Asserts that `out` (JSON lines) are SimulStreaming's own updates for `file` in `kase`: the same texts and tokens, times within 1 ms. */
+export function assertPeerJson(out: string, kase: PeerCase, file: string): void {
+  const got = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { start: number; end: number; text: string; tokens: number[] });
+  const want = peerUpdates(kase, file).filter((u) => u.text !== '');
+  assert.deepEqual(
+    got.map((u) => [u.text, u.tokens]),
+    want.map((u) => [u.text, u.tokens]),
+  );
+  got.forEach((u, i) => assert.ok(Math.abs(u.start - want[i]!.start) <= 0.001 && Math.abs(u.end - want[i]!.end) <= 0.001, `update ${i}: times`));
 }

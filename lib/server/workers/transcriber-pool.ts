@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Duplex } from 'node:stream';
 import { SimulstreamError } from '../../errors.js';
@@ -19,6 +20,11 @@ export function detachedSource(source: ModelSource): ModelSource {
     ...(source.vocab ? { vocab: source.vocab.map((v) => v.slice()) } : {}),
     melFilters: source.melFilters.slice(),
   };
+}
+
+/** Intra-op threads of each worker's sessions: `threads` when given (not 0), else the cores shared out. */
+export function threadsPerWorker(workers: number, threads = 0, cores = os.availableParallelism()): number {
+  return threads || Math.max(1, Math.floor(cores / workers));
 }
 
 /** One worker thread and the streams it runs. */

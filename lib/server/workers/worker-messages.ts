@@ -4,8 +4,11 @@ import type { EmittedUpdate } from '../../stream/align-att-decoder.js';
 import type { TranscriberOptions } from '../../stream/transcriber.js';
 import type { Segment } from '../../stream/utf8-carry.js';
 
+/** The transcriber options a worker thread is not given: objects and functions of the server's thread (it makes its own). */
+export const THREAD_BOUND_OPTION_KEYS = ['model', 'vad', 'catchUp', 'onUpdate', 'objectMode', 'scheduler', 'clock'] as const;
+
 /** The transcriber options a worker thread can be given: the data ones (no model, detector, clock or callbacks). */
-export type WorkerTranscriberOptions = Omit<TranscriberOptions, 'model' | 'vad' | 'catchUp' | 'onUpdate' | 'objectMode' | 'scheduler' | 'clock'>;
+export type WorkerTranscriberOptions = Omit<TranscriberOptions, (typeof THREAD_BOUND_OPTION_KEYS)[number]>;
 
 /** A worker thread's `workerData`: everything it needs to run streams like the server's own thread. */
 export interface WorkerInit {
