@@ -36,7 +36,7 @@ class WorkerSlot implements WorkerPort {
   private exited = false;
   private stopping = false;
 
-  constructor(init: WorkerInit, file: URL, private readonly onExit: (slot: WorkerSlot, why: string) => void) {
+  constructor(init: WorkerInit, file: URL, private readonly onExit: (slot: WorkerSlot, why: string, closing: boolean) => void) {
     this.worker = new Worker(file, { workerData: init });
     let lastError = '';
     this.ready = new Promise((resolve, reject) => {
@@ -63,8 +63,9 @@ class WorkerSlot implements WorkerPort {
       const why = lastError || `it exited with code ${exitCode}`;
       for (const s of [...this.streams.values()]) s.failed({ code: 'ERR_WORKER', message: `the worker thread running this stream stopped: ${why}` });
       this.streams.clear();
-      // one that never loaded is not started again (its failure would repeat): ready() reported it
-      if (!this.stopping && this.loaded) this.onExit(this, why);
+      // one that never loaded is not started again (its failure would repeat): ready() reported it;
+      // one asked to close is reported only if it failed doing so (releasing its sessions)
+      if (this.stopping ? lastError !== '' : this.loaded) this.onExit(this, why, this.stopping);
     });
   }
 
@@ -164,7 +165,8 @@ export class TranscriberPool {
   }
 
   private spawn(): WorkerSlot {
-    return new WorkerSlot(this.init, this.workerFile, (dead, why) => {
+    return new WorkerSlot(this.init, this.workerFile, (dead, why, closing) => {
+      if (closing) return this.log.warning(`A worker thread failed while closing: ${why}`);
       const i = this.slots.indexOf(dead);
       if (this.closed || i < 0) return;
       this.log.error(`A worker thread stopped (${why}): its streams failed; starting another`);

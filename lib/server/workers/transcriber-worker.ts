@@ -74,7 +74,8 @@ try {
     if (m.type === 'close') {
       for (const s of streams.values()) s.tr.destroy();
       streams.clear();
-      void Promise.all([model.release(), vad?.release()]).finally(() => port.close());
+      // a failed release is thrown in this thread: the server's thread logs it as the thread's error
+      void Promise.all([model.release(), vad?.release()]).then(() => port.close());
       return;
     }
     const s = streams.get(m.id);
