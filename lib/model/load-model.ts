@@ -149,6 +149,7 @@ export async function openCompiledModel(
     alignmentHeads: compiled.alignmentHeads,
     createMel: () => new LogMel(dims.n_mels, source.melFilters),
     release: () => model.release(),
-    source,
+    // the device it runs on: a CUDA request that fell back to the CPU opens on the CPU elsewhere, without trying again
+    source: { ...source, device: model.device },
   };
 }
